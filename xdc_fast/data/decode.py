@@ -6,7 +6,7 @@
 __all__ = ['DecodeError', 'MissingAudioError', 'probe_video', 'clip_starts', 'decode_clip', 'decode_clips', 'check_video',
            'run_isolated', 'verify_videos']
 
-# %% ../../nbs/01_data.decode.ipynb #bdf2f57c
+# %% ../../nbs/01_data.decode.ipynb #fcabda5c
 import math, os, random, time, warnings, multiprocessing as mp
 from pathlib import Path
 import numpy as np
@@ -15,14 +15,14 @@ import av
 from fastcore.foundation import L
 from fastprogress.fastprogress import progress_bar
 
-# %% ../../nbs/01_data.decode.ipynb #d7e2d941
+# %% ../../nbs/01_data.decode.ipynb #869f2733
 class DecodeError(RuntimeError):
     "A file could not be decoded; the message names the file, the problem and what to do."
 
 class MissingAudioError(DecodeError):
     "The file has no audio stream."
 
-# %% ../../nbs/01_data.decode.ipynb #2478a816
+# %% ../../nbs/01_data.decode.ipynb #31217502
 def _open(path):
     try: return av.open(str(path), metadata_errors='ignore')
     except Exception as e:
@@ -39,7 +39,7 @@ def _origin(s):
     "Presentation time (s) of the stream's first frame: our clip times count from here."
     return float(s.start_time * s.time_base) if s is not None and s.start_time is not None else 0.0
 
-# %% ../../nbs/01_data.decode.ipynb #6f03dbaa
+# %% ../../nbs/01_data.decode.ipynb #c232badc
 def probe_video(path)->dict:
     "Stream facts from the container header: duration, fps, frame size, audio presence, rate and channels."
     with _open(path) as c:
@@ -53,7 +53,7 @@ def probe_video(path)->dict:
                     video_codec=vs.codec_context.name if vs is not None else None,
                     audio_codec=as_.codec_context.name if as_ is not None else None)
 
-# %% ../../nbs/01_data.decode.ipynb #c946f784
+# %% ../../nbs/01_data.decode.ipynb #35eef98f
 def _out_size(w, h, size):
     "Size to resize to (w,h) and the centre crop (h,w) to take after."
     if size is None: return (w, h), None
@@ -70,7 +70,7 @@ def _seek(c, s, t):
     try: c.seek(max(int(t / s.time_base), 0), stream=s, backward=True, any_frame=False)
     except av.error.FFmpegError: c.seek(0, stream=s, backward=True)  # some AVI/raw streams seek only to the start
 
-# %% ../../nbs/01_data.decode.ipynb #4bb977b4
+# %% ../../nbs/01_data.decode.ipynb #3cde04a3
 def _decode_frames(c, times, size=112, interpolation='AREA', path=''):
     "Frames on screen at each of `times` (s from the stream start) as a (len(times),H,W,3) uint8 tensor."
     s = c.streams.video[0]
@@ -100,7 +100,7 @@ def _decode_frames(c, times, size=112, interpolation='AREA', path=''):
         x = x[:, top:top + crop[0], left:left + crop[1]]             # (T,h,w,3) -> (T,size,size,3)
     return x.contiguous()
 
-# %% ../../nbs/01_data.decode.ipynb #6b34f23c
+# %% ../../nbs/01_data.decode.ipynb #803e98e4
 def _decode_audio(c, start, secs, sample_rate=16000, path=''):
     "Mono float32 audio of `secs` seconds from `start` (s from the video's first frame), resampled to `sample_rate`."
     s = c.streams.audio[0]
@@ -129,7 +129,7 @@ def _decode_audio(c, start, secs, sample_rate=16000, path=''):
     if hi > lo: out[lo - off:hi - off] = x[lo:hi]
     return torch.from_numpy(out)
 
-# %% ../../nbs/01_data.decode.ipynb #30a42ef9
+# %% ../../nbs/01_data.decode.ipynb #e15c98d8
 def clip_starts(duration,           # length of the video in seconds
                 clip_secs,          # span of the video clip (n_frames/fps)
                 audio_secs=0.,      # span of the audio window, centred on the clip
@@ -145,7 +145,7 @@ def clip_starts(duration,           # length of the video in seconds
     if mode == 'centre' or n == 1: return [(lo + hi) / 2]
     return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
 
-# %% ../../nbs/01_data.decode.ipynb #665e9a74
+# %% ../../nbs/01_data.decode.ipynb #928bfddb
 def decode_clip(path,                   # video file (mp4, mkv, webm, avi ...)
                 start=None,             # video start in s; None: random, 'centre': the middle clip
                 n_frames=8,             # frames in the clip
@@ -180,7 +180,7 @@ def decode_clip(path,                   # video file (mp4, mkv, webm, avi ...)
         else: a = _decode_audio(c, a_start, audio_secs, sample_rate, path)
         return v, a
 
-# %% ../../nbs/01_data.decode.ipynb #0d8a04c7
+# %% ../../nbs/01_data.decode.ipynb #3c04e569
 def _clip_times(path, duration, start, n_frames, fps, clip_secs, audio_secs, pad, rng):
     "Video start, frame times and whether the clip loops over a file shorter than it."
     if duration is None: duration = clip_secs                          # unknown length: decode from the start
@@ -203,7 +203,7 @@ def _loop_audio(x, start, secs, sample_rate):
     idx = (torch.arange(int(round(secs * sample_rate))) + int(round(start * sample_rate))) % len(x)
     return x[idx]
 
-# %% ../../nbs/01_data.decode.ipynb #50a2018c
+# %% ../../nbs/01_data.decode.ipynb #7c00e451
 def decode_clips(path, n_clips=10, **kwargs):
     "`n_clips` evenly spaced clips of `path`: video `(n_clips,T,H,W,3)` and audio `(n_clips,samples)` (or None)."
     info = probe_video(path)
@@ -212,7 +212,7 @@ def decode_clips(path, n_clips=10, **kwargs):
     vs, as_ = zip(*[decode_clip(path, start=s, **kwargs) for s in starts])
     return (torch.stack(vs) if vs[0] is not None else None), (torch.stack(as_) if as_[0] is not None else None)
 
-# %% ../../nbs/01_data.decode.ipynb #a1f863a0
+# %% ../../nbs/01_data.decode.ipynb #c3e50f42
 def check_video(path, need_audio=True)->str:
     "Why `path` cannot be used for audio-video training ('' if it can): opens it and decodes both ends."
     try:
@@ -226,7 +226,7 @@ def check_video(path, need_audio=True)->str:
     except DecodeError as e: return str(e).replace(f"{path}: ", '')
     except Exception as e: return f"{type(e).__name__}: {e}"
 
-# %% ../../nbs/01_data.decode.ipynb #dd0b1eb1
+# %% ../../nbs/01_data.decode.ipynb #3c7b980c
 def _worker(func, conn):
     "Serve `func` over `conn` until told to stop (None)."
     while (job := conn.recv()) is not None:
@@ -249,7 +249,7 @@ class _Slot:
         self.proc.join(timeout=1)
         if self.proc.is_alive(): self.proc.kill(); self.proc.join()
 
-# %% ../../nbs/01_data.decode.ipynb #80c680a4
+# %% ../../nbs/01_data.decode.ipynb #5184bde2
 def run_isolated(func,              # picklable function of one item
                  items,             # the items
                  n_workers=None,    # worker processes (default: CPU count)
@@ -263,6 +263,7 @@ def run_isolated(func,              # picklable function of one item
     slots = [_Slot(ctx, func) for _ in range(max(1, min(n_workers or os.cpu_count() or 1, len(items))))] if items else []
     for s in slots: s.give(todo[-1], items[todo.pop()]) if todo else None
     pb = progress_bar(range(len(items)), leave=False) if progress and items else None
+    if pb is not None: pb.update(0)
     done = 0
     try:
         while done < len(items):
@@ -292,7 +293,7 @@ def _collect(s, timeout):
     if time.time() - s.t > timeout: return _Failed(f'worker timed out after {timeout}s on this file')
     return _PENDING
 
-# %% ../../nbs/01_data.decode.ipynb #89155da5
+# %% ../../nbs/01_data.decode.ipynb #5abb6f53
 def verify_videos(files,                # video files
                   need_audio=True,      # report files without an audio stream
                   n_workers=None,       # worker processes (default: CPU count)
