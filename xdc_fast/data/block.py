@@ -6,7 +6,7 @@
 __all__ = ['VIDEO_EXTS', 'get_video_files', 'VideoRef', 'AudioRef', 'DecodeAV', 'DecodeAVTrain', 'VideoBlock', 'AudioBlock',
            'ClipIdBlock', 'verify_videos_cached', 'AVTfmdDL', 'AVDataLoaders']
 
-# %% ../../nbs/03_data.block.ipynb #54ff0ade
+# %% ../../nbs/03_data.block.ipynb #46250157
 import hashlib, json, os, random, warnings, multiprocessing as mp
 from collections import Counter
 from pathlib import Path
@@ -25,31 +25,29 @@ from .decode import decode_clip, verify_videos, DecodeError
 from .video import NormalizeVideo, RandomResizedCropVideo, CentreCropVideo
 from .audio import LogMel, GainJitter, SpecMask
 
-# %% ../../nbs/03_data.block.ipynb #029ad9de
+# %% ../../nbs/03_data.block.ipynb #c38757e2
 VIDEO_EXTS = ('.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.ts', '.flv', '.ogv', '.3gp')
 
 def get_video_files(path, extensions=VIDEO_EXTS, recurse=True, folders=None)->L:
     "Video files under `path` (recursively by default), sorted, with one of `extensions`."
     return get_files(path, extensions=extensions, recurse=recurse, folders=folders)
 
-# %% ../../nbs/03_data.block.ipynb #43b2a655
-class VideoRef(Path().__class__):
+# %% ../../nbs/03_data.block.ipynb #9fad912c
+class VideoRef:
     "A video file whose clip is still to be decoded, with the clip settings."
-    def __new__(cls, path, **cfg):
-        self = super().__new__(cls, path); self.cfg = cfg; return self
-    def __reduce__(self): return (_mk_ref, (type(self), str(self), self.cfg))
+    def __init__(self, path, **cfg): self.path, self.cfg = Path(path), cfg
+    def __fspath__(self): return str(self.path)
+    def __repr__(self): return f"{type(self).__name__}({str(self.path)!r})"
 
 class AudioRef(VideoRef):
     "A video file whose audio window is still to be decoded, with the audio settings."
-
-def _mk_ref(cls, path, cfg): return cls(path, **cfg)
 
 class _ToRef(Transform):
     "Path to `ref_cls(path, **cfg)`."
     def __init__(self, ref_cls, **cfg): super().__init__(); self.ref_cls, self.cfg = ref_cls, cfg
     def encodes(self, o:(str, Path)): return self.ref_cls(o, **self.cfg)
 
-# %% ../../nbs/03_data.block.ipynb #e3f932a7
+# %% ../../nbs/03_data.block.ipynb #40cb4651
 class DecodeAV(ItemTransform):
     "Decode the `VideoRef`/`AudioRef` of an item together (centre clip), with one `decode_clip` call per item."
     mode, order = 'centre', -10
@@ -60,7 +58,7 @@ class DecodeAV(ItemTransform):
         vref = next((o for o in refs if type(o) is VideoRef), None)
         aref = next((o for o in refs if type(o) is AudioRef), None)
         kw = {**(aref.cfg if aref is not None else {}), **(vref.cfg if vref is not None else {})}
-        v, a = decode_clip(refs[0], start=None if self.mode == 'random' else self.mode,
+        v, a = decode_clip(refs[0].path, start=None if self.mode == 'random' else self.mode,
                            video=vref is not None, audio=aref is not None, **kw)
         if a is not None: a = TensorAudio(a, sample_rate=kw.get('sample_rate', 16000))
         out = tuple(TensorVideo(v) if type(o) is VideoRef else a if type(o) is AudioRef else o for o in xs)
@@ -70,7 +68,7 @@ class DecodeAVTrain(DecodeAV):
     "`DecodeAV` with a random clip per item, on the training set only; it runs first and leaves nothing for `DecodeAV`."
     mode, split_idx, order = 'random', 0, -11
 
-# %% ../../nbs/03_data.block.ipynb #0b9252af
+# %% ../../nbs/03_data.block.ipynb #71d33799
 def VideoBlock(n_frames=8,        # frames per clip
                fps=16,            # clip frame rate (frames are picked by timestamp)
                size=128,          # decoded short side (centre square)
@@ -107,7 +105,7 @@ def ClipIdBlock(files):
     "A `TransformBlock` whose target is each file's index in `files`."
     return TransformBlock(type_tfms=_ClipId(files))
 
-# %% ../../nbs/03_data.block.ipynb #22c9cad9
+# %% ../../nbs/03_data.block.ipynb #581b6b93
 def _cache_file(root, need_audio):
     d = Path(os.environ.get('XDC_FAST_CACHE', Path.home()/'.cache'/'xdc_fast'))
     return d/f"verify-{hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:16]}-{int(need_audio)}.json"
@@ -129,7 +127,7 @@ def verify_videos_cached(files, root, need_audio=True, n_workers=None, progress=
     except OSError as e: warnings.warn(f"could not write the verify cache {cf}: {e}")
     return L((f, cache[str(f)][2]) for f in files if cache[str(f)][2])
 
-# %% ../../nbs/03_data.block.ipynb #e72bc9c8
+# %% ../../nbs/03_data.block.ipynb #9606bef2
 class AVTfmdDL(TfmdDL):
     "A `TfmdDL` that replaces items whose file fails to decode, and shows clips with their spectrogram and sound."
     max_retries = 20
@@ -152,7 +150,7 @@ class AVTfmdDL(TfmdDL):
     def new(self, dataset=None, cls=None, **kwargs):
         return super().new(dataset, cls, failures=self.failures, **kwargs)
 
-# %% ../../nbs/03_data.block.ipynb #726040b3
+# %% ../../nbs/03_data.block.ipynb #42756ec1
 from IPython.display import display, Audio as _AudioPlayer, HTML as _HTML
 import matplotlib.pyplot as plt
 
@@ -185,7 +183,7 @@ def _av_show_batch(self:AVTfmdDL, max_n=4, audio=True, **kwargs):
 
 AVTfmdDL.show_batch = _av_show_batch
 
-# %% ../../nbs/03_data.block.ipynb #b00e7174
+# %% ../../nbs/03_data.block.ipynb #357e6000
 _VALID_NAMES = ('valid', 'val', 'validation', 'test')
 
 def _split_names(files, root):
@@ -201,7 +199,7 @@ def _folder_labels(files, root):
     vocab = sorted(set(names))
     return torch.tensor([vocab.index(n) for n in names]), vocab
 
-# %% ../../nbs/03_data.block.ipynb #3eb62893
+# %% ../../nbs/03_data.block.ipynb #8a7bd220
 class AVDataLoaders(DataLoaders):
     "`DataLoaders` of synced (video clip, audio window, clip id) items for self-supervised audio-video learning."
     @classmethod

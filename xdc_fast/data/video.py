@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['NormalizeVideo', 'RandomResizedCropVideo', 'CentreCropVideo']
 
-# %% ../../nbs/02_data.video.ipynb #6d54e166
+# %% ../../nbs/02_data.video.ipynb #7ab1cda3
 import math
 import torch
 import torch.nn.functional as F
@@ -13,7 +13,7 @@ from fastcore.basics import store_attr
 from fasttransform.transform import DisplayedTransform
 from ..core import TensorVideo, VIDEO_MEAN, VIDEO_STD
 
-# %% ../../nbs/02_data.video.ipynb #41e372f6
+# %% ../../nbs/02_data.video.ipynb #bd9c47e3
 class NormalizeVideo(DisplayedTransform):
     "uint8 `(B,T,H,W,C)` clips to normalised float `(B,C,T,H,W)`, and back for display."
     order = 10
@@ -28,7 +28,7 @@ class NormalizeVideo(DisplayedTransform):
         m, s = self._stats(x)
         return TensorVideo((x * s + m).clamp(0, 1))          # (B,C,T,H,W) in [0,1]
 
-# %% ../../nbs/02_data.video.ipynb #c487da64
+# %% ../../nbs/02_data.video.ipynb #fc48a5ee
 def _affine_crop(x, theta, size):
     "Sample `x` `(B,C,T,H,W)` through per-clip affine `theta` `(B,2,3)` to `(B,C,T,size,size)`."
     B, C, T, H, W = x.shape
