@@ -6,7 +6,7 @@
 __all__ = ['DecodeError', 'MissingAudioError', 'probe_video', 'clip_starts', 'decode_clip', 'decode_clips', 'check_video',
            'run_isolated', 'verify_videos']
 
-# %% ../../nbs/01_data.decode.ipynb #fcabda5c
+# %% ../../nbs/01_data.decode.ipynb #f32a4da7
 import math, os, random, time, warnings, multiprocessing as mp
 from pathlib import Path
 import numpy as np
@@ -15,14 +15,14 @@ import av
 from fastcore.foundation import L
 from fastprogress.fastprogress import progress_bar
 
-# %% ../../nbs/01_data.decode.ipynb #869f2733
+# %% ../../nbs/01_data.decode.ipynb #c15fb572
 class DecodeError(RuntimeError):
     "A file could not be decoded; the message names the file, the problem and what to do."
 
 class MissingAudioError(DecodeError):
     "The file has no audio stream."
 
-# %% ../../nbs/01_data.decode.ipynb #31217502
+# %% ../../nbs/01_data.decode.ipynb #f102af62
 def _open(path):
     try: return av.open(str(path), metadata_errors='ignore')
     except Exception as e:
@@ -39,7 +39,7 @@ def _origin(s):
     "Presentation time (s) of the stream's first frame: our clip times count from here."
     return float(s.start_time * s.time_base) if s is not None and s.start_time is not None else 0.0
 
-# %% ../../nbs/01_data.decode.ipynb #c232badc
+# %% ../../nbs/01_data.decode.ipynb #13941c55
 def probe_video(path)->dict:
     "Stream facts from the container header: duration, fps, frame size, audio presence, rate and channels."
     with _open(path) as c:
@@ -53,7 +53,7 @@ def probe_video(path)->dict:
                     video_codec=vs.codec_context.name if vs is not None else None,
                     audio_codec=as_.codec_context.name if as_ is not None else None)
 
-# %% ../../nbs/01_data.decode.ipynb #35eef98f
+# %% ../../nbs/01_data.decode.ipynb #6d499e31
 def _out_size(w, h, size):
     "Size to resize to (w,h) and the centre crop (h,w) to take after."
     if size is None: return (w, h), None
@@ -70,37 +70,39 @@ def _seek(c, s, t):
     try: c.seek(max(int(t / s.time_base), 0), stream=s, backward=True, any_frame=False)
     except av.error.FFmpegError: c.seek(0, stream=s, backward=True)  # some AVI/raw streams seek only to the start
 
-# %% ../../nbs/01_data.decode.ipynb #3cde04a3
+# %% ../../nbs/01_data.decode.ipynb #9d0c26c9
 def _decode_frames(c, times, size=112, interpolation='AREA', path=''):
     "Frames on screen at each of `times` (s from the stream start) as a (len(times),H,W,3) uint8 tensor."
     s = c.streams.video[0]
     origin, order = _origin(s), np.argsort(times, kind='stable')
     targets = [origin + times[i] for i in order]
     (w, h), crop = _out_size(s.codec_context.width, s.codec_context.height, size)
-    out, cache, prev, j = [None] * len(times), {}, None, 0
-    def take(frame):
-        if id(frame) not in cache: cache[id(frame)] = frame.to_ndarray(width=w, height=h, format='rgb24', interpolation=interpolation)
-        return cache[id(frame)]
+    out, j, prev, seq = [None] * len(times), 0, None, -1
+    conv = {}                                                        # frame number -> converted array
+    def take(n, frame):
+        if n not in conv: conv.clear(); conv[n] = frame.to_ndarray(width=w, height=h, format='rgb24', interpolation=interpolation)
+        return conv[n]
     _seek(c, s, targets[0])
     try:
         for frame in c.decode(s):
             ft = _frame_time(frame)
             if ft is None: continue
+            seq += 1
             while j < len(targets) and targets[j] < ft - 1e-6:
-                out[order[j]] = take(prev if prev is not None else frame); j += 1
+                out[order[j]] = take(*(prev if prev is not None else (seq, frame))); j += 1
             if j == len(targets): break
-            prev, cache = frame, {k: v for k, v in cache.items() if k == id(prev)} if len(cache) > 2 else cache
+            prev = (seq, frame)
     except av.error.FFmpegError as e:
         if prev is None: raise DecodeError(f"{path}: video decoding failed at {targets[0]-origin:.2f}s ({e})") from None
     if prev is None: raise DecodeError(f"{path}: no video frame could be decoded near {targets[0]-origin:.2f}s")
-    for k in range(j, len(targets)): out[order[k]] = take(prev)      # past the last frame: it stays on screen
+    for k in range(j, len(targets)): out[order[k]] = take(*prev)     # past the last frame: it stays on screen
     x = torch.from_numpy(np.stack(out))                              # (T,H,W,3)
     if crop is not None:
         top, left = (x.shape[1] - crop[0]) // 2, (x.shape[2] - crop[1]) // 2
         x = x[:, top:top + crop[0], left:left + crop[1]]             # (T,h,w,3) -> (T,size,size,3)
     return x.contiguous()
 
-# %% ../../nbs/01_data.decode.ipynb #803e98e4
+# %% ../../nbs/01_data.decode.ipynb #99e70ef8
 def _decode_audio(c, start, secs, sample_rate=16000, path=''):
     "Mono float32 audio of `secs` seconds from `start` (s from the video's first frame), resampled to `sample_rate`."
     s = c.streams.audio[0]
@@ -129,7 +131,7 @@ def _decode_audio(c, start, secs, sample_rate=16000, path=''):
     if hi > lo: out[lo - off:hi - off] = x[lo:hi]
     return torch.from_numpy(out)
 
-# %% ../../nbs/01_data.decode.ipynb #e15c98d8
+# %% ../../nbs/01_data.decode.ipynb #79e78471
 def clip_starts(duration,           # length of the video in seconds
                 clip_secs,          # span of the video clip (n_frames/fps)
                 audio_secs=0.,      # span of the audio window, centred on the clip
@@ -145,7 +147,7 @@ def clip_starts(duration,           # length of the video in seconds
     if mode == 'centre' or n == 1: return [(lo + hi) / 2]
     return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
 
-# %% ../../nbs/01_data.decode.ipynb #928bfddb
+# %% ../../nbs/01_data.decode.ipynb #847b079c
 def decode_clip(path,                   # video file (mp4, mkv, webm, avi ...)
                 start=None,             # video start in s; None: random, 'centre': the middle clip
                 n_frames=8,             # frames in the clip
@@ -180,7 +182,7 @@ def decode_clip(path,                   # video file (mp4, mkv, webm, avi ...)
         else: a = _decode_audio(c, a_start, audio_secs, sample_rate, path)
         return v, a
 
-# %% ../../nbs/01_data.decode.ipynb #3c04e569
+# %% ../../nbs/01_data.decode.ipynb #cc13fe7a
 def _clip_times(path, duration, start, n_frames, fps, clip_secs, audio_secs, pad, rng):
     "Video start, frame times and whether the clip loops over a file shorter than it."
     if duration is None: duration = clip_secs                          # unknown length: decode from the start
@@ -203,7 +205,7 @@ def _loop_audio(x, start, secs, sample_rate):
     idx = (torch.arange(int(round(secs * sample_rate))) + int(round(start * sample_rate))) % len(x)
     return x[idx]
 
-# %% ../../nbs/01_data.decode.ipynb #7c00e451
+# %% ../../nbs/01_data.decode.ipynb #b6d4fc13
 def decode_clips(path, n_clips=10, **kwargs):
     "`n_clips` evenly spaced clips of `path`: video `(n_clips,T,H,W,3)` and audio `(n_clips,samples)` (or None)."
     info = probe_video(path)
@@ -212,21 +214,33 @@ def decode_clips(path, n_clips=10, **kwargs):
     vs, as_ = zip(*[decode_clip(path, start=s, **kwargs) for s in starts])
     return (torch.stack(vs) if vs[0] is not None else None), (torch.stack(as_) if as_[0] is not None else None)
 
-# %% ../../nbs/01_data.decode.ipynb #c3e50f42
+# %% ../../nbs/01_data.decode.ipynb #c78c15a8
+def _last_frame_time(path, t):
+    "Time (s from the first frame) of the last video frame decodable from `t` on, or None."
+    with _open(path) as c:
+        s = c.streams.video[0]; origin, last = _origin(s), None
+        _seek(c, s, origin + t)
+        for frame in c.decode(s):
+            if (ft := _frame_time(frame)) is not None: last = ft - origin
+    return last
+
 def check_video(path, need_audio=True)->str:
-    "Why `path` cannot be used for audio-video training ('' if it can): opens it and decodes both ends."
+    "Why `path` cannot be used for audio-video training ('' if it can): opens it, decodes both ends, checks it is not cut short."
     try:
         info = probe_video(path)
         if not info['has_video']: return 'no video stream'
         if need_audio and not info['has_audio']: return 'no audio stream'
         d = info['duration'] or 0.
-        for t in sorted({0., max(d - 0.5, 0.)}):
-            decode_clip(path, start=t, n_frames=1, fps=16, size=16, audio=info['has_audio'], audio_secs=0.1, pad='last')
+        decode_clip(path, start=0., n_frames=1, fps=16, size=16, audio=info['has_audio'], audio_secs=0.1, pad='last')
+        tol = min(1.0, max(0.25, 0.1 * d))                         # audio may outlast the video a little
+        last = _last_frame_time(path, max(d - 2 * tol, 0.))
+        if last is None or last < d - tol:
+            return f"truncated or corrupt: video frames stop at {last or 0:.2f}s of {d:.2f}s"
         return ''
     except DecodeError as e: return str(e).replace(f"{path}: ", '')
     except Exception as e: return f"{type(e).__name__}: {e}"
 
-# %% ../../nbs/01_data.decode.ipynb #3c7b980c
+# %% ../../nbs/01_data.decode.ipynb #ba2136a8
 def _worker(func, conn):
     "Serve `func` over `conn` until told to stop (None)."
     while (job := conn.recv()) is not None:
@@ -249,7 +263,7 @@ class _Slot:
         self.proc.join(timeout=1)
         if self.proc.is_alive(): self.proc.kill(); self.proc.join()
 
-# %% ../../nbs/01_data.decode.ipynb #5184bde2
+# %% ../../nbs/01_data.decode.ipynb #7b24c157
 def run_isolated(func,              # picklable function of one item
                  items,             # the items
                  n_workers=None,    # worker processes (default: CPU count)
@@ -293,7 +307,7 @@ def _collect(s, timeout):
     if time.time() - s.t > timeout: return _Failed(f'worker timed out after {timeout}s on this file')
     return _PENDING
 
-# %% ../../nbs/01_data.decode.ipynb #5abb6f53
+# %% ../../nbs/01_data.decode.ipynb #782bc06f
 def verify_videos(files,                # video files
                   need_audio=True,      # report files without an audio stream
                   n_workers=None,       # worker processes (default: CPU count)
