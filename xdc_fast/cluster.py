@@ -6,13 +6,13 @@
 __all__ = ['pca_fit', 'pca_apply', 'use_faiss_gpu', 'assign', 'kmeans', 'cluster_features', 'assign_new', 'nmi', 'purity',
            'cluster_stats', 'cluster_weights']
 
-# %% ../nbs/05_cluster.ipynb #5404b11c
+# %% ../nbs/05_cluster.ipynb #29eb67ee
 import numpy as np
 import torch
 import faiss
 from sklearn.metrics import normalized_mutual_info_score
 
-# %% ../nbs/05_cluster.ipynb #21b79a6e
+# %% ../nbs/05_cluster.ipynb #928a2ddf
 def _np32(x): return np.ascontiguousarray(x.detach().cpu().float().numpy() if torch.is_tensor(x) else np.asarray(x, np.float32))
 
 @torch.no_grad()
@@ -33,7 +33,7 @@ def pca_apply(x, A, b)->torch.Tensor:
     y = x.float() @ A.to(x.device).T + b.to(x.device)                  # (N,d) -> (N,d_out)
     return torch.nn.functional.normalize(y, dim=1)
 
-# %% ../nbs/05_cluster.ipynb #eee915a6
+# %% ../nbs/05_cluster.ipynb #ac84f2a3
 def use_faiss_gpu()->bool:
     "True when faiss can use a GPU here."
     return torch.cuda.is_available() and hasattr(faiss, 'get_num_gpus') and faiss.get_num_gpus() > 0
@@ -61,12 +61,12 @@ def kmeans(x,                           # (N,d) features
     n, d = x.shape
     if k > n: raise ValueError(f"k={k} clusters but only {n} points; use fewer clusters")
     km = faiss.Kmeans(d, k, niter=n_iter, seed=int(seed) % (2**31), gpu=use_faiss_gpu() if gpu is None else gpu,
-                      max_points_per_centroid=max_points_per_centroid or max(256, -(-n // k)), nredo=n_redo, verbose=verbose)
+                      max_points_per_centroid=max_points_per_centroid or max(256, -(-n // k)), nredo=n_redo, min_points_per_centroid=1, verbose=verbose)   # small data is fine: no faiss warning
     km.train(x)
     centroids = torch.from_numpy(km.centroids.copy())
     return assign(x, centroids), centroids
 
-# %% ../nbs/05_cluster.ipynb #b266421d
+# %% ../nbs/05_cluster.ipynb #6e95b704
 @torch.no_grad()
 def cluster_features(x, k, pca_dim=256, n_iter=20, seed=0, gpu=None, max_points_per_centroid=None)->dict:
     "PCA-whiten + L2 + faiss k-means of features `x` `(N,d)`: labels, centroids, and the PCA `(A, b)`."
@@ -80,7 +80,7 @@ def assign_new(x, state)->torch.Tensor:
     "Nearest training centroid of new features `x`, in the space of a `cluster_features` result."
     return assign(pca_apply(x.float().cpu(), state['A'], state['b']), state['centroids'])
 
-# %% ../nbs/05_cluster.ipynb #62598f2a
+# %% ../nbs/05_cluster.ipynb #0a71afa9
 def nmi(a, b)->float:
     "Normalised mutual information between two labelings."
     return float(normalized_mutual_info_score(np.asarray(a), np.asarray(b)))
@@ -95,7 +95,7 @@ def cluster_stats(labels, k)->dict:
     sizes = torch.bincount(torch.as_tensor(labels), minlength=k)
     return dict(sizes=sizes, n_empty=int((sizes == 0).sum()), largest=float(sizes.max() / max(1, sizes.sum())))
 
-# %% ../nbs/05_cluster.ipynb #ad97d2fc
+# %% ../nbs/05_cluster.ipynb #78ad9955
 def cluster_weights(*labelings)->torch.Tensor:
     "Per-item sampling weights, uniform over the non-empty clusters of each labeling, averaged over labelings."
     w = 0.

@@ -6,7 +6,7 @@
 __all__ = ['VIDEO_EXTS', 'get_video_files', 'VideoRef', 'AudioRef', 'DecodeAV', 'DecodeAVTrain', 'VideoBlock', 'AudioBlock',
            'ClipIdBlock', 'verify_videos_cached', 'AVTfmdDL', 'AVDataLoaders']
 
-# %% ../../nbs/03_data.block.ipynb #ada05803
+# %% ../../nbs/03_data.block.ipynb #6b18bbc0
 import hashlib, json, os, random, warnings, multiprocessing as mp
 from collections import Counter
 from pathlib import Path
@@ -25,14 +25,14 @@ from .decode import decode_clip, verify_videos, DecodeError
 from .video import NormalizeVideo, RandomResizedCropVideo, CentreCropVideo
 from .audio import LogMel, GainJitter, SpecMask
 
-# %% ../../nbs/03_data.block.ipynb #4be93447
+# %% ../../nbs/03_data.block.ipynb #0c6d7cfb
 VIDEO_EXTS = ('.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.ts', '.flv', '.ogv', '.3gp')
 
 def get_video_files(path, extensions=VIDEO_EXTS, recurse=True, folders=None)->L:
     "Video files under `path` (recursively by default), sorted, with one of `extensions`."
     return L(sorted(get_files(path, extensions=extensions, recurse=recurse, folders=folders)))   # sorted: stable clip ids
 
-# %% ../../nbs/03_data.block.ipynb #84ada987
+# %% ../../nbs/03_data.block.ipynb #ab5c44da
 class VideoRef:
     "A video file whose clip is still to be decoded, with the clip settings."
     def __init__(self, path, **cfg): self.path, self.cfg = Path(path), cfg
@@ -47,7 +47,7 @@ class _ToRef(Transform):
     def __init__(self, ref_cls, **cfg): super().__init__(); self.ref_cls, self.cfg = ref_cls, cfg
     def encodes(self, o:(str, Path)): return self.ref_cls(o, **self.cfg)
 
-# %% ../../nbs/03_data.block.ipynb #4d395340
+# %% ../../nbs/03_data.block.ipynb #f3d1e15f
 class DecodeAV(ItemTransform):
     "Decode the `VideoRef`/`AudioRef` of an item together (centre clip), with one `decode_clip` call per item."
     mode, order = 'centre', -10
@@ -68,7 +68,7 @@ class DecodeAVTrain(DecodeAV):
     "`DecodeAV` with a random clip per item, on the training set only; it runs first and leaves nothing for `DecodeAV`."
     mode, split_idx, order = 'random', 0, -11
 
-# %% ../../nbs/03_data.block.ipynb #b07e667e
+# %% ../../nbs/03_data.block.ipynb #34fe3715
 def VideoBlock(n_frames=8,        # frames per clip
                fps=16,            # clip frame rate (frames are picked by timestamp)
                size=128,          # decoded short side (centre square)
@@ -105,7 +105,7 @@ def ClipIdBlock(files):
     "A `TransformBlock` whose target is each file's index in `files`."
     return TransformBlock(type_tfms=_ClipId(files))
 
-# %% ../../nbs/03_data.block.ipynb #9f1bade4
+# %% ../../nbs/03_data.block.ipynb #d2b810f2
 def _cache_file(root, need_audio):
     d = Path(os.environ.get('XDC_FAST_CACHE', Path.home()/'.cache'/'xdc_fast'))
     return d/f"verify-{hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:16]}-{int(need_audio)}.json"
@@ -127,7 +127,7 @@ def verify_videos_cached(files, root, need_audio=True, n_workers=None, progress=
     except OSError as e: warnings.warn(f"could not write the verify cache {cf}: {e}")
     return L((f, cache[str(f)][2]) for f in files if cache[str(f)][2])
 
-# %% ../../nbs/03_data.block.ipynb #c2eda450
+# %% ../../nbs/03_data.block.ipynb #53cd04c8
 class AVTfmdDL(TfmdDL):
     "A `TfmdDL` that replaces items whose file fails to decode, and shows clips with their spectrogram and sound."
     max_retries = 20
@@ -150,7 +150,12 @@ class AVTfmdDL(TfmdDL):
     def new(self, dataset=None, cls=None, **kwargs):
         return super().new(dataset, cls, failures=self.failures, **kwargs)
 
-# %% ../../nbs/03_data.block.ipynb #72c42604
+    weights = None      # per-item sampling weights (set by the clustering callback): sample with replacement
+    def get_idxs(self):
+        if self.weights is None or not self.shuffle: return super().get_idxs()
+        return torch.multinomial(self.weights, self.n, replacement=True).tolist()
+
+# %% ../../nbs/03_data.block.ipynb #a08449dc
 from IPython.display import display, Audio as _AudioPlayer, HTML as _HTML
 import matplotlib.pyplot as plt
 
@@ -183,7 +188,7 @@ def _av_show_batch(self:AVTfmdDL, max_n=4, audio=True, **kwargs):
 
 AVTfmdDL.show_batch = _av_show_batch
 
-# %% ../../nbs/03_data.block.ipynb #05b5bf28
+# %% ../../nbs/03_data.block.ipynb #3103c379
 _VALID_NAMES = ('valid', 'val', 'validation', 'test')
 
 def _split_names(files, root):
@@ -199,7 +204,7 @@ def _folder_labels(files, root):
     vocab = sorted(set(names))
     return torch.tensor([vocab.index(n) for n in names]), vocab
 
-# %% ../../nbs/03_data.block.ipynb #e6230745
+# %% ../../nbs/03_data.block.ipynb #37512b5c
 class AVDataLoaders(DataLoaders):
     "`DataLoaders` of synced (video clip, audio window, clip id) items for self-supervised audio-video learning."
     @classmethod
