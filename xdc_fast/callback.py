@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['VARIANTS', 'plan_heads', 'ClusterState', 'XDCModel', 'MultiHeadLoss', 'extract_av_features', 'ClusterCallback']
 
-# %% ../nbs/06_callback.ipynb #e951a868
+# %% ../nbs/06_callback.ipynb #82f90d2e
 import warnings
 import torch
 from torch import nn
@@ -18,7 +18,7 @@ from fastai.learner import Recorder
 from .models import get_encoder, reset_head
 from .cluster import cluster_features, assign_new, nmi, cluster_stats, cluster_weights
 
-# %% ../nbs/06_callback.ipynb #7420dc1d
+# %% ../nbs/06_callback.ipynb #2061244b
 VARIANTS = ('xdc', 'sdc', 'mdc', 'cdc')
 
 def _ks(k): return tuple(k) if isinstance(k, (tuple, list)) else (k,)
@@ -36,7 +36,7 @@ def plan_heads(variant, n_clusters)->tuple:
             if (src == 'av' and srcs[enc] == 'J') or (src != 'av' and src in srcs[enc]): heads.append((f'{enc}<-{c}', enc, c))
     return clusterings, heads
 
-# %% ../nbs/06_callback.ipynb #5ece7b16
+# %% ../nbs/06_callback.ipynb #1fcc3c20
 class ClusterState(nn.Module):
     "Tensors of the last clustering (labels, centroids, PCA per clustering; targets; epoch), saved with the model."
     def __init__(self): super().__init__(); self.tensors = {}
@@ -61,7 +61,7 @@ class XDCModel(nn.Module):
         feats = dict(v=self.video_encoder(video), a=self.audio_encoder(mel))
         return tuple(self.heads[name](feats[enc]) for name, enc, _ in self.head_spec)
 
-# %% ../nbs/06_callback.ipynb #859e08e8
+# %% ../nbs/06_callback.ipynb #db023279
 class MultiHeadLoss(nn.Module):
     "Cross-entropy summed over heads: `preds` one logit tensor per head, `targ` `(B, n_heads)` labels."
     def forward(self, preds, targ):
@@ -69,7 +69,7 @@ class MultiHeadLoss(nn.Module):
     def activation(self, preds): return tuple(p.softmax(-1) for p in preds)
     def decodes(self, preds): return tuple(p.argmax(-1) for p in preds)
 
-# %% ../nbs/06_callback.ipynb #c9ac7fb6
+# %% ../nbs/06_callback.ipynb #2e6c5fc5
 @torch.no_grad()
 def extract_av_features(model, dl, n_items, parent=None)->tuple:
     "Video and audio features `(n_items, d)` of the items of `dl` (placed by clip id), and which ids were seen."
@@ -87,7 +87,7 @@ def extract_av_features(model, dl, n_items, parent=None)->tuple:
     finally: model.train(was_training)
     return fv, fa, seen
 
-# %% ../nbs/06_callback.ipynb #0e4dfd90
+# %% ../nbs/06_callback.ipynb #12006776
 class ClusterCallback(Callback):
     "Re-cluster features every epoch and train each head on its clustering's labels (XDC, SDC, MDC, CDC)."
     order = Recorder.order - 1          # before the Recorder, so our metrics exist when it reads them
@@ -105,9 +105,8 @@ class ClusterCallback(Callback):
         self.train_ids = torch.tensor([idx[str(f)] for f in self.dls.train.items])
         self.valid_ids = torch.tensor([idx[str(f)] for f in self.dls.valid.items])
 
-    def before_epoch(self):
-        if not self.learn.training or self.clustered_epoch == self.epoch: return
-        self.recluster(self.epoch)
+    def before_train(self):
+        if self.clustered_epoch != self.epoch: self.recluster(self.epoch)
 
     def before_batch(self):
         if 'targets' not in self.state: self.recluster(0)

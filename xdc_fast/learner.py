@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['XDCLearner', 'xdc_learner']
 
-# %% ../nbs/07_learner.ipynb #5fca886f
+# %% ../nbs/07_learner.ipynb #69314c5f
 from functools import partial
 import torch
 from fastcore.meta import delegates
@@ -14,7 +14,7 @@ import fastai.callback.schedule, fastai.callback.progress    # fit_one_cycle and
 from .models import get_encoder
 from .callback import plan_heads, XDCModel, MultiHeadLoss, ClusterCallback
 
-# %% ../nbs/07_learner.ipynb #707ff194
+# %% ../nbs/07_learner.ipynb #646107f0
 class XDCLearner(Learner):
     "A fastai `Learner` for audio-video deep clustering, with its encoders at hand."
     @property
@@ -33,7 +33,7 @@ def _cluster_metrics(cb, clusterings, has_truth):
         names.append('nmi_va')
     return [ValueMetric(partial(_logged, cb, n), n) for n in names]
 
-# %% ../nbs/07_learner.ipynb #4e75572d
+# %% ../nbs/07_learner.ipynb #8b1523aa
 @delegates(Learner.__init__, but=['model', 'loss_func'])
 def xdc_learner(dls,                            # `AVDataLoaders` (video clip, log-mel, clip id)
                 variant='xdc',                  # 'xdc', 'sdc', 'mdc' or 'cdc'

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SYNTH_CLASSES', 'write_av', 'synth_clip', 'make_synthetic_av']
 
-# %% ../nbs/00a_synthetic.ipynb #12d08e44
+# %% ../nbs/00a_synthetic.ipynb #7105966a
 import csv, math
 from fractions import Fraction
 from pathlib import Path
@@ -14,7 +14,7 @@ import av
 from fastcore.basics import patch
 from fastprogress.fastprogress import progress_bar
 
-# %% ../nbs/00a_synthetic.ipynb #4ef6f4f0
+# %% ../nbs/00a_synthetic.ipynb #e6992731
 def write_av(path,                  # output file; the container is chosen from the extension
              frames=None,           # (T,H,W,3) uint8 frames, or None for no video stream
              audio=None,            # (channels,samples) float in [-1,1], or None for no audio stream
@@ -37,11 +37,12 @@ def write_av(path,                  # output file; the container is chosen from 
         if as_ is not None: _encode_audio(out, as_, audio, sample_rate)
     return path
 
-# %% ../nbs/00a_synthetic.ipynb #47890219
+# %% ../nbs/00a_synthetic.ipynb #6431d474
 def _add_video(out, frames, fps, vcodec, pix_fmt, gop, times, vbitrate):
     vs = out.add_stream(vcodec, rate=fps)
     vs.height, vs.width = frames.shape[1:3]
     vs.pix_fmt = pix_fmt
+    vs.codec_context.thread_count = 1       # one encoder thread: the same bytes for the same frames, even under load
     if times is not None: vs.time_base = Fraction(1, 1000)
     if gop is not None: vs.codec_context.gop_size = gop
     if vbitrate is not None: vs.bit_rate = vbitrate
@@ -70,7 +71,7 @@ def _encode_audio(out, as_, audio, sample_rate, chunk=1024):
         for pkt in as_.encode(frame): out.mux(pkt)
     for pkt in as_.encode(): out.mux(pkt)
 
-# %% ../nbs/00a_synthetic.ipynb #4d15522e
+# %% ../nbs/00a_synthetic.ipynb #87adbfb9
 def synth_clip(path,                # output file (.mp4, .mkv, .avi, .webm ...)
                secs=1.0,            # duration in seconds
                fps=16,              # frame rate
@@ -100,7 +101,7 @@ def synth_clip(path,                # output file (.mp4, .mkv, .avi, .webm ...)
             i = int(round(click * sample_rate)); audio[:, i:i + sample_rate // 200] = 0.9
     return write_av(path, frames, audio, fps=fps, sample_rate=sample_rate or 16000, **kwargs)
 
-# %% ../nbs/00a_synthetic.ipynb #5be0b640
+# %% ../nbs/00a_synthetic.ipynb #9d93ea80
 SYNTH_CLASSES = ('circle', 'square', 'cross', 'triangle', 'ring', 'diamond', 'bars', 'xmark')
 
 def _shape_mask(name, yy, xx, cy, cx, r):
@@ -115,7 +116,7 @@ def _shape_mask(name, yy, xx, cy, cx, r):
     if name == 'xmark':    return ((abs(dx - dy) < r/3) | (abs(dx + dy) < r/3)) & (abs(dx) < r) & (abs(dy) < r)
     raise ValueError(f"unknown shape {name!r}; pick one of {SYNTH_CLASSES}")
 
-# %% ../nbs/00a_synthetic.ipynb #94e84b8c
+# %% ../nbs/00a_synthetic.ipynb #dfa487b8
 def _synth_frames(cls, rng, n, size):
     "Frames of one clip: the class's shape moving over a random background colour (the visual nuisance)."
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -148,7 +149,7 @@ def _synth_audio(k, rng, n, sample_rate):
     x = tone + rng.uniform(0.15, 0.4) * _coloured_noise(rng, n, kind) + hum
     return (x / max(1.0, np.abs(x).max()))[None].astype(np.float32), kind
 
-# %% ../nbs/00a_synthetic.ipynb #1e8cd584
+# %% ../nbs/00a_synthetic.ipynb #2c4cf6d7
 def make_synthetic_av(path,                 # folder to write (created); reused if already complete
                       n_classes=4,          # number of classes (at most 8)
                       clips_per_class=32,   # clips per class, train and valid together

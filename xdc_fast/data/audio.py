@@ -5,15 +5,17 @@
 # %% auto #0
 __all__ = ['LogMel', 'GainJitter', 'SpecMask']
 
-# %% ../../nbs/02a_data.audio.ipynb #32f9fd69
-import math
+# %% ../../nbs/02a_data.audio.ipynb #ebcc7475
+import math, warnings
 import torch
-import torchaudio
+with warnings.catch_warnings():                     # torchaudio 2.11 warns about torch.jit.script at import
+    warnings.simplefilter('ignore', FutureWarning)
+    import torchaudio
 from fastcore.basics import store_attr
 from fasttransform.transform import DisplayedTransform
 from ..core import TensorAudio, TensorMelSpec
 
-# %% ../../nbs/02a_data.audio.ipynb #77072d26
+# %% ../../nbs/02a_data.audio.ipynb #9bfba729
 class LogMel(DisplayedTransform):
     "Mono waveforms `(B,S)` to log-mel spectrograms `(B,1,n_mels,frames)` with torchaudio, on the batch's device."
     order = 10
@@ -34,7 +36,7 @@ class LogMel(DisplayedTransform):
         mel = torch.einsum('bft,fm->bmt', spec, self.fb.to(x.device))                          # (B,F,t) -> (B,n_mels,t)
         return TensorMelSpec((mel + self.eps).log().unsqueeze(1))                              # (B,n_mels,t) -> (B,1,n_mels,t)
 
-# %% ../../nbs/02a_data.audio.ipynb #9286e0d7
+# %% ../../nbs/02a_data.audio.ipynb #bed6a6ad
 class GainJitter(DisplayedTransform):
     "Scale each waveform in the batch by a random gain in ±`max_db` decibels (training only)."
     order, split_idx = 0, 0

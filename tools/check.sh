@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The project's checks, in the order CI runs them (.ci/run calls this after installing).
+#   pip install -e ".[dev]" && bash tools/check.sh
+#
+# 1. nbdev_export, then git diff: xdc_fast/ must be what the notebooks export.
+# 2. nbdev_clean, then git diff: notebooks must be committed clean.
+#    Both compare the working tree with the git index: locally, `git add` your work first, then run this;
+#    anything the check then rewrites is what you forgot to export/clean (stage it too).
+# 3. README.md is what nbs/index.ipynb renders to (python tools/make_readme.py).
+# 4. nbdev_test on 2 workers with the default flags (settings.ini's tst_flags skip slow/cuda/notest cells;
+#    run those with `nbdev_test --flags "slow cuda"`).
+# 5. bash tools/build_docs.sh: executes the notebooks again and renders docs/ (fails naming the notebook).
+# 6. pytest -q tests, last: its summary is the closing line CI reads.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+die()  { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
+
+git rev-parse --is-inside-work-tree >/dev/null 2>&1 || die "$(pwd) is not a git checkout: the export/clean checks compare against git"
+
+step "nbdev_export (xdc_fast/ must match nbs/)"
+nbdev_export
+untracked=$(git ls-files --others --exclude-standard -- xdc_fast)
+if ! git diff --exit-code -- xdc_fast || [ -n "$untracked" ]; then
+  [ -n "$untracked" ] && printf 'not in git:\n%s\n' "$untracked" >&2
+  die "xdc_fast/ is out of sync with nbs/: run nbdev_export and commit"
+fi
+
+step "nbdev_clean (notebooks must be committed clean)"
+nbdev_clean
+git diff --exit-code -- nbs || die "notebooks are not clean: run nbdev_clean and commit"
+
+step "README.md (must be what nbs/index.ipynb renders to)"
+python tools/make_readme.py --check || die "README.md is out of sync with nbs/index.ipynb: run python tools/make_readme.py and commit"
+
+step "nbdev_test --n_workers 2"
+nbdev_test --n_workers 2 || die "nbdev_test failed (the notebooks named above)"
+
+step "docs: bash tools/build_docs.sh"
+bash tools/build_docs.sh || die "docs build failed (the notebook named above did not execute)"
+
+step "pytest -q tests"
+pytest -q tests
