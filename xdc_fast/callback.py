@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['VARIANTS', 'plan_heads', 'ClusterState', 'XDCModel', 'MultiHeadLoss', 'extract_av_features', 'ClusterCallback']
 
-# %% ../nbs/06_callback.ipynb #82f90d2e
+# %% ../nbs/06_callback.ipynb #8687e63c
 import warnings
 import torch
 from torch import nn
@@ -18,7 +18,7 @@ from fastai.learner import Recorder
 from .models import get_encoder, reset_head
 from .cluster import cluster_features, assign_new, nmi, cluster_stats, cluster_weights
 
-# %% ../nbs/06_callback.ipynb #2061244b
+# %% ../nbs/06_callback.ipynb #e8738059
 VARIANTS = ('xdc', 'sdc', 'mdc', 'cdc')
 
 def _ks(k): return tuple(k) if isinstance(k, (tuple, list)) else (k,)
@@ -36,7 +36,7 @@ def plan_heads(variant, n_clusters)->tuple:
             if (src == 'av' and srcs[enc] == 'J') or (src != 'av' and src in srcs[enc]): heads.append((f'{enc}<-{c}', enc, c))
     return clusterings, heads
 
-# %% ../nbs/06_callback.ipynb #1fcc3c20
+# %% ../nbs/06_callback.ipynb #d7460cf7
 class ClusterState(nn.Module):
     "Tensors of the last clustering (labels, centroids, PCA per clustering; targets; epoch), saved with the model."
     def __init__(self): super().__init__(); self.tensors = {}
@@ -61,7 +61,7 @@ class XDCModel(nn.Module):
         feats = dict(v=self.video_encoder(video), a=self.audio_encoder(mel))
         return tuple(self.heads[name](feats[enc]) for name, enc, _ in self.head_spec)
 
-# %% ../nbs/06_callback.ipynb #db023279
+# %% ../nbs/06_callback.ipynb #5e5b2df9
 class MultiHeadLoss(nn.Module):
     "Cross-entropy summed over heads: `preds` one logit tensor per head, `targ` `(B, n_heads)` labels."
     def forward(self, preds, targ):
@@ -69,7 +69,7 @@ class MultiHeadLoss(nn.Module):
     def activation(self, preds): return tuple(p.softmax(-1) for p in preds)
     def decodes(self, preds): return tuple(p.argmax(-1) for p in preds)
 
-# %% ../nbs/06_callback.ipynb #2e6c5fc5
+# %% ../nbs/06_callback.ipynb #1f815a01
 @torch.no_grad()
 def extract_av_features(model, dl, n_items, parent=None)->tuple:
     "Video and audio features `(n_items, d)` of the items of `dl` (placed by clip id), and which ids were seen."
@@ -87,11 +87,11 @@ def extract_av_features(model, dl, n_items, parent=None)->tuple:
     finally: model.train(was_training)
     return fv, fa, seen
 
-# %% ../nbs/06_callback.ipynb #12006776
+# %% ../nbs/06_callback.ipynb #09baf9d7
 class ClusterCallback(Callback):
     "Re-cluster features every epoch and train each head on its clustering's labels (XDC, SDC, MDC, CDC)."
     order = Recorder.order - 1          # before the Recorder, so our metrics exist when it reads them
-    def __init__(self, seed=0, pca_dim=256, n_iter=20, gpu=None, extract_bs=None, warn_degenerate=True):
+    def __init__(self, seed=0, pca_dim=256, n_iter=20, gpu=None, extract_bs=None, warn_degenerate=True, recluster_every=1):
         store_attr()
         self.log, self.clustered_epoch = {}, None
 
@@ -106,7 +106,8 @@ class ClusterCallback(Callback):
         self.valid_ids = torch.tensor([idx[str(f)] for f in self.dls.valid.items])
 
     def before_train(self):
-        if self.clustered_epoch != self.epoch: self.recluster(self.epoch)
+        due = self.clustered_epoch is None or self.epoch - self.clustered_epoch >= self.recluster_every
+        if due and self.clustered_epoch != self.epoch: self.recluster(self.epoch)
 
     def before_batch(self):
         if 'targets' not in self.state: self.recluster(0)

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['XDCLearner', 'xdc_learner']
 
-# %% ../nbs/07_learner.ipynb #69314c5f
+# %% ../nbs/07_learner.ipynb #b4f68f7c
 from functools import partial
 import torch
 from fastcore.meta import delegates
@@ -14,7 +14,7 @@ import fastai.callback.schedule, fastai.callback.progress    # fit_one_cycle and
 from .models import get_encoder
 from .callback import plan_heads, XDCModel, MultiHeadLoss, ClusterCallback
 
-# %% ../nbs/07_learner.ipynb #646107f0
+# %% ../nbs/07_learner.ipynb #6167ecea
 class XDCLearner(Learner):
     "A fastai `Learner` for audio-video deep clustering, with its encoders at hand."
     @property
@@ -33,7 +33,7 @@ def _cluster_metrics(cb, clusterings, has_truth):
         names.append('nmi_va')
     return [ValueMetric(partial(_logged, cb, n), n) for n in names]
 
-# %% ../nbs/07_learner.ipynb #8b1523aa
+# %% ../nbs/07_learner.ipynb #9085ed29
 @delegates(Learner.__init__, but=['model', 'loss_func'])
 def xdc_learner(dls,                            # `AVDataLoaders` (video clip, log-mel, clip id)
                 variant='xdc',                  # 'xdc', 'sdc', 'mdc' or 'cdc'
@@ -43,11 +43,12 @@ def xdc_learner(dls,                            # `AVDataLoaders` (video clip, l
                 seed=0,                         # k-means seeds derive from it (seed*1000 + epoch)
                 pca_dim=256,                    # PCA-whitening dimensions before k-means
                 n_iter=20,                      # k-means iterations
+                recluster_every=1,              # epochs between clusterings (1 in the paper; more for small data)
                 **kwargs):
     "A `Learner` that pretrains a video and an audio encoder by deep clustering (`variant`)."
     clusterings, heads = plan_heads(variant, n_clusters)
     model = XDCModel(get_encoder(video_arch), get_encoder(audio_arch), heads, clusterings)
-    cb = ClusterCallback(seed=seed, pca_dim=pca_dim, n_iter=n_iter)
+    cb = ClusterCallback(seed=seed, pca_dim=pca_dim, n_iter=n_iter, recluster_every=recluster_every)
     metrics = _cluster_metrics(cb, clusterings, getattr(dls, 'labels', None) is not None) + list(kwargs.pop('metrics', None) or [])
     learn = XDCLearner(dls, model, loss_func=MultiHeadLoss(), metrics=metrics, cbs=[cb] + list(kwargs.pop('cbs', None) or []), **kwargs)
     learn.variant = variant

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SYNTH_CLASSES', 'write_av', 'synth_clip', 'make_synthetic_av']
 
-# %% ../nbs/00a_synthetic.ipynb #7105966a
+# %% ../nbs/00a_synthetic.ipynb #9bfa2e8d
 import csv, math
 from fractions import Fraction
 from pathlib import Path
@@ -14,7 +14,7 @@ import av
 from fastcore.basics import patch
 from fastprogress.fastprogress import progress_bar
 
-# %% ../nbs/00a_synthetic.ipynb #e6992731
+# %% ../nbs/00a_synthetic.ipynb #5645aa18
 def write_av(path,                  # output file; the container is chosen from the extension
              frames=None,           # (T,H,W,3) uint8 frames, or None for no video stream
              audio=None,            # (channels,samples) float in [-1,1], or None for no audio stream
@@ -37,7 +37,7 @@ def write_av(path,                  # output file; the container is chosen from 
         if as_ is not None: _encode_audio(out, as_, audio, sample_rate)
     return path
 
-# %% ../nbs/00a_synthetic.ipynb #6431d474
+# %% ../nbs/00a_synthetic.ipynb #3fe14623
 def _add_video(out, frames, fps, vcodec, pix_fmt, gop, times, vbitrate):
     vs = out.add_stream(vcodec, rate=fps)
     vs.height, vs.width = frames.shape[1:3]
@@ -71,7 +71,7 @@ def _encode_audio(out, as_, audio, sample_rate, chunk=1024):
         for pkt in as_.encode(frame): out.mux(pkt)
     for pkt in as_.encode(): out.mux(pkt)
 
-# %% ../nbs/00a_synthetic.ipynb #87adbfb9
+# %% ../nbs/00a_synthetic.ipynb #17efd53e
 def synth_clip(path,                # output file (.mp4, .mkv, .avi, .webm ...)
                secs=1.0,            # duration in seconds
                fps=16,              # frame rate
@@ -101,7 +101,7 @@ def synth_clip(path,                # output file (.mp4, .mkv, .avi, .webm ...)
             i = int(round(click * sample_rate)); audio[:, i:i + sample_rate // 200] = 0.9
     return write_av(path, frames, audio, fps=fps, sample_rate=sample_rate or 16000, **kwargs)
 
-# %% ../nbs/00a_synthetic.ipynb #9d93ea80
+# %% ../nbs/00a_synthetic.ipynb #b1c4f92f
 SYNTH_CLASSES = ('circle', 'square', 'cross', 'triangle', 'ring', 'diamond', 'bars', 'xmark')
 
 def _shape_mask(name, yy, xx, cy, cx, r):
@@ -116,7 +116,7 @@ def _shape_mask(name, yy, xx, cy, cx, r):
     if name == 'xmark':    return ((abs(dx - dy) < r/3) | (abs(dx + dy) < r/3)) & (abs(dx) < r) & (abs(dy) < r)
     raise ValueError(f"unknown shape {name!r}; pick one of {SYNTH_CLASSES}")
 
-# %% ../nbs/00a_synthetic.ipynb #dfa487b8
+# %% ../nbs/00a_synthetic.ipynb #ec8089e4
 def _synth_frames(cls, rng, n, size):
     "Frames of one clip: the class's shape moving over a random background colour (the visual nuisance)."
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -139,17 +139,26 @@ def _coloured_noise(rng, n, kind):
     return x / (np.abs(x).max() + 1e-8)
 
 def _synth_audio(k, rng, n, sample_rate):
-    "Audio of one clip: the class's tone (two harmonics) over a loud random noise and hum (the audio nuisance)."
+    "Audio of one clip: the class's sound pattern at a random pitch, over a loud random noise and hum (the audio nuisance)."
     t = np.arange(n) / sample_rate
-    f0 = 220 * 2 ** (k / 2.5)                                      # class tones ~half an octave apart
-    on = (t > rng.uniform(0, 0.2)) & (t < rng.uniform(0.8, 1.0) * t[-1])
-    tone = 0.25 * (np.sin(2*np.pi*f0*t) + 0.5 * np.sin(2*np.pi*2*f0*t)) * on
+    f0 = rng.uniform(300, 900)                                          # pitch is nuisance: the pattern is the class
+    pattern = ('steady', 'up', 'down', 'pulses', 'warble', 'trill', 'double', 'gliss')[k]
+    if pattern == 'steady':  f = np.full_like(t, f0)
+    elif pattern == 'up':    f = f0 * 2 ** (2 * t / t[-1])                 # two octaves up
+    elif pattern == 'down':  f = 4 * f0 * 2 ** (-2 * t / t[-1])            # two octaves down
+    elif pattern == 'warble': f = f0 * (1 + 0.3 * np.sin(2 * np.pi * 6 * t))
+    elif pattern == 'trill': f = f0 * np.where(np.sin(2 * np.pi * 8 * t) > 0, 1, 1.5)
+    elif pattern == 'gliss': f = f0 * 2 ** (np.abs(((t * 4) % 2) - 1))     # up and down, twice a second
+    else:                    f = np.full_like(t, f0)
+    tone = np.sin(2 * np.pi * np.cumsum(f) / sample_rate)
+    if pattern == 'pulses': tone *= (np.sin(2 * np.pi * 10 * t) > 0.3)
+    if pattern == 'double': tone = 0.6 * tone + 0.6 * np.sin(2 * np.pi * 1.5 * np.cumsum(f) / sample_rate)
     kind = rng.choice(['white', 'pink', 'brown'])
-    hum = rng.uniform(0.1, 0.3) * np.sin(2*np.pi*rng.uniform(50, 150)*t)
-    x = tone + rng.uniform(0.15, 0.4) * _coloured_noise(rng, n, kind) + hum
+    hum = rng.uniform(0.1, 0.3) * np.sin(2 * np.pi * rng.uniform(50, 150) * t)
+    x = 0.35 * tone + rng.uniform(0.15, 0.4) * _coloured_noise(rng, n, kind) + hum
     return (x / max(1.0, np.abs(x).max()))[None].astype(np.float32), kind
 
-# %% ../nbs/00a_synthetic.ipynb #2c4cf6d7
+# %% ../nbs/00a_synthetic.ipynb #7a45617a
 def make_synthetic_av(path,                 # folder to write (created); reused if already complete
                       n_classes=4,          # number of classes (at most 8)
                       clips_per_class=32,   # clips per class, train and valid together
