@@ -247,4 +247,7 @@ d = { 'settings': { 'branch': 'main',
                                     'xdc_fast.synthetic._synth_frames': ('synthetic.html#_synth_frames', 'xdc_fast/synthetic.py'),
                                     'xdc_fast.synthetic.make_synthetic_av': ('synthetic.html#make_synthetic_av', 'xdc_fast/synthetic.py'),
                                     'xdc_fast.synthetic.synth_clip': ('synthetic.html#synth_clip', 'xdc_fast/synthetic.py'),
-                                    'xdc_fast.synthetic.write_av': ('synthetic.html#write_av', 'xdc_fast/synthetic.py')}}}
+                                    'xdc_fast.synthetic.write_av': ('synthetic.html#write_av', 'xdc_fast/synthetic.py')},
+            'xdc_fast.widgets': { 'xdc_fast.widgets._clustering_name': ('widgets.html#_clustering_name', 'xdc_fast/widgets.py'),
+                                  'xdc_fast.widgets.cluster_members': ('widgets.html#cluster_members', 'xdc_fast/widgets.py'),
+                                  'xdc_fast.widgets.show_clusters': ('widgets.html#show_clusters', 'xdc_fast/widgets.py')}}}

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['VARIANTS', 'plan_heads', 'ClusterState', 'XDCModel', 'MultiHeadLoss', 'extract_av_features', 'ClusterCallback']
 
-# %% ../nbs/06_callback.ipynb #8687e63c
+# %% ../nbs/06_callback.ipynb #77d8a386
 import warnings
 import torch
 from torch import nn
@@ -18,7 +18,7 @@ from fastai.learner import Recorder
 from .models import get_encoder, reset_head
 from .cluster import cluster_features, assign_new, nmi, cluster_stats, cluster_weights
 
-# %% ../nbs/06_callback.ipynb #e8738059
+# %% ../nbs/06_callback.ipynb #76012650
 VARIANTS = ('xdc', 'sdc', 'mdc', 'cdc')
 
 def _ks(k): return tuple(k) if isinstance(k, (tuple, list)) else (k,)
@@ -36,7 +36,7 @@ def plan_heads(variant, n_clusters)->tuple:
             if (src == 'av' and srcs[enc] == 'J') or (src != 'av' and src in srcs[enc]): heads.append((f'{enc}<-{c}', enc, c))
     return clusterings, heads
 
-# %% ../nbs/06_callback.ipynb #d7460cf7
+# %% ../nbs/06_callback.ipynb #1da5a711
 class ClusterState(nn.Module):
     "Tensors of the last clustering (labels, centroids, PCA per clustering; targets; epoch), saved with the model."
     def __init__(self): super().__init__(); self.tensors = {}
@@ -61,7 +61,7 @@ class XDCModel(nn.Module):
         feats = dict(v=self.video_encoder(video), a=self.audio_encoder(mel))
         return tuple(self.heads[name](feats[enc]) for name, enc, _ in self.head_spec)
 
-# %% ../nbs/06_callback.ipynb #5e5b2df9
+# %% ../nbs/06_callback.ipynb #149cf90b
 class MultiHeadLoss(nn.Module):
     "Cross-entropy summed over heads: `preds` one logit tensor per head, `targ` `(B, n_heads)` labels."
     def forward(self, preds, targ):
@@ -69,7 +69,7 @@ class MultiHeadLoss(nn.Module):
     def activation(self, preds): return tuple(p.softmax(-1) for p in preds)
     def decodes(self, preds): return tuple(p.argmax(-1) for p in preds)
 
-# %% ../nbs/06_callback.ipynb #1f815a01
+# %% ../nbs/06_callback.ipynb #283e277c
 @torch.no_grad()
 def extract_av_features(model, dl, n_items, parent=None)->tuple:
     "Video and audio features `(n_items, d)` of the items of `dl` (placed by clip id), and which ids were seen."
@@ -87,7 +87,7 @@ def extract_av_features(model, dl, n_items, parent=None)->tuple:
     finally: model.train(was_training)
     return fv, fa, seen
 
-# %% ../nbs/06_callback.ipynb #09baf9d7
+# %% ../nbs/06_callback.ipynb #1cfb7b0e
 class ClusterCallback(Callback):
     "Re-cluster features every epoch and train each head on its clustering's labels (XDC, SDC, MDC, CDC)."
     order = Recorder.order - 1          # before the Recorder, so our metrics exist when it reads them
@@ -139,12 +139,12 @@ class ClusterCallback(Callback):
         for name, (src, k) in self.learn.model.clusterings.items():
             x = torch.cat([feats['v'], feats['a']], 1) if src == 'av' else feats[src]
             c = cluster_features(x[self.train_ids], k, self.pca_dim, self.n_iter, seed=self.seed * 1000 + epoch, gpu=self.gpu)
-            labels = torch.zeros(self.n_items, dtype=torch.long)
-            labels[self.train_ids] = c['labels']
-            if len(self.valid_ids): labels[self.valid_ids] = assign_new(x[self.valid_ids], c)
+            labels, dist = torch.zeros(self.n_items, dtype=torch.long), torch.zeros(self.n_items)
+            labels[self.train_ids], dist[self.train_ids] = c['labels'], c['dist']
+            if len(self.valid_ids): labels[self.valid_ids], dist[self.valid_ids] = assign_new(x[self.valid_ids], c, return_dist=True)
             self._log_metrics(name, k, labels)
             for key in ('centroids', 'A', 'b'): self.state.set(f'{key}_{name}', c[key])
-            self.state.set(f'labels_{name}', labels)
+            self.state.set(f'labels_{name}', labels); self.state.set(f'dist_{name}', dist)
         self._log_cross()
         self.state.set('targets', torch.stack([self.state.get(f'labels_{c}') for _, _, c in self.learn.model.head_spec], 1))
         self.state.set('epoch', torch.tensor(epoch))

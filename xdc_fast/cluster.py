@@ -6,13 +6,13 @@
 __all__ = ['pca_fit', 'pca_apply', 'use_faiss_gpu', 'assign', 'kmeans', 'cluster_features', 'assign_new', 'nmi', 'purity',
            'cluster_stats', 'cluster_weights']
 
-# %% ../nbs/05_cluster.ipynb #29eb67ee
+# %% ../nbs/05_cluster.ipynb #a266397f
 import numpy as np
 import torch
 import faiss
 from sklearn.metrics import normalized_mutual_info_score
 
-# %% ../nbs/05_cluster.ipynb #928a2ddf
+# %% ../nbs/05_cluster.ipynb #fc2ada08
 def _np32(x): return np.ascontiguousarray(x.detach().cpu().float().numpy() if torch.is_tensor(x) else np.asarray(x, np.float32))
 
 @torch.no_grad()
@@ -33,18 +33,20 @@ def pca_apply(x, A, b)->torch.Tensor:
     y = x.float() @ A.to(x.device).T + b.to(x.device)                  # (N,d) -> (N,d_out)
     return torch.nn.functional.normalize(y, dim=1)
 
-# %% ../nbs/05_cluster.ipynb #ac84f2a3
+# %% ../nbs/05_cluster.ipynb #d6bef120
 def use_faiss_gpu()->bool:
     "True when faiss can use a GPU here."
     return torch.cuda.is_available() and hasattr(faiss, 'get_num_gpus') and faiss.get_num_gpus() > 0
 
 @torch.no_grad()
-def assign(x, centroids, chunk=65536)->torch.Tensor:
-    "Index of the nearest centroid for each row of `x`, in chunks of `chunk` rows."
+def assign(x, centroids, chunk=65536, return_dist=False):
+    "Index of the nearest centroid for each row of `x` (and the squared distance to it), in chunks of `chunk` rows."
     index = faiss.IndexFlatL2(centroids.shape[1])
     index.add(_np32(centroids))
-    out = [torch.from_numpy(index.search(_np32(x[i:i + chunk]), 1)[1][:, 0].astype(np.int64)) for i in range(0, len(x), chunk)]
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+    res = [index.search(_np32(x[i:i + chunk]), 1) for i in range(0, len(x), chunk)]
+    labels = torch.cat([torch.from_numpy(I[:, 0].astype(np.int64)) for _, I in res]) if res else torch.zeros(0, dtype=torch.long)
+    if not return_dist: return labels
+    return labels, (torch.cat([torch.from_numpy(D[:, 0].copy()) for D, _ in res]) if res else torch.zeros(0))
 
 @torch.no_grad()
 def kmeans(x,                           # (N,d) features
@@ -66,21 +68,22 @@ def kmeans(x,                           # (N,d) features
     centroids = torch.from_numpy(km.centroids.copy())
     return assign(x, centroids), centroids
 
-# %% ../nbs/05_cluster.ipynb #6e95b704
+# %% ../nbs/05_cluster.ipynb #0c37298d
 @torch.no_grad()
 def cluster_features(x, k, pca_dim=256, n_iter=20, seed=0, gpu=None, max_points_per_centroid=None)->dict:
     "PCA-whiten + L2 + faiss k-means of features `x` `(N,d)`: labels, centroids, and the PCA `(A, b)`."
     A, b = pca_fit(x, pca_dim)
     z = pca_apply(x.float().cpu(), A, b)
-    labels, centroids = kmeans(z, k, n_iter, seed, gpu, max_points_per_centroid)
-    return dict(labels=labels, centroids=centroids, A=A, b=b)
+    _, centroids = kmeans(z, k, n_iter, seed, gpu, max_points_per_centroid)
+    labels, dist = assign(z, centroids, return_dist=True)
+    return dict(labels=labels, dist=dist, centroids=centroids, A=A, b=b)
 
 @torch.no_grad()
-def assign_new(x, state)->torch.Tensor:
-    "Nearest training centroid of new features `x`, in the space of a `cluster_features` result."
-    return assign(pca_apply(x.float().cpu(), state['A'], state['b']), state['centroids'])
+def assign_new(x, state, return_dist=False):
+    "Nearest training centroid of new features `x` (and the squared distance), in the space of a `cluster_features` result."
+    return assign(pca_apply(x.float().cpu(), state['A'], state['b']), state['centroids'], return_dist=return_dist)
 
-# %% ../nbs/05_cluster.ipynb #0a71afa9
+# %% ../nbs/05_cluster.ipynb #bc97489f
 def nmi(a, b)->float:
     "Normalised mutual information between two labelings."
     return float(normalized_mutual_info_score(np.asarray(a), np.asarray(b)))
@@ -95,7 +98,7 @@ def cluster_stats(labels, k)->dict:
     sizes = torch.bincount(torch.as_tensor(labels), minlength=k)
     return dict(sizes=sizes, n_empty=int((sizes == 0).sum()), largest=float(sizes.max() / max(1, sizes.sum())))
 
-# %% ../nbs/05_cluster.ipynb #78ad9955
+# %% ../nbs/05_cluster.ipynb #a088ddc5
 def cluster_weights(*labelings)->torch.Tensor:
     "Per-item sampling weights, uniform over the non-empty clusters of each labeling, averaged over labelings."
     w = 0.
