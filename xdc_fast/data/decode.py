@@ -6,29 +6,32 @@
 __all__ = ['DecodeError', 'MissingAudioError', 'probe_video', 'clip_starts', 'decode_clip', 'decode_clips', 'check_video',
            'run_isolated', 'verify_videos']
 
-# %% ../../nbs/01_data.decode.ipynb #f32a4da7
+# %% ../../nbs/01_data.decode.ipynb #452c8747
 import math, os, random, time, warnings, multiprocessing as mp
 from pathlib import Path
 import numpy as np
 import torch
 import av
+from av.video.reformatter import VideoReformatter
 from fastcore.foundation import L
 from fastprogress.fastprogress import progress_bar
 
-# %% ../../nbs/01_data.decode.ipynb #c15fb572
+# %% ../../nbs/01_data.decode.ipynb #a9070ab3
 class DecodeError(RuntimeError):
     "A file could not be decoded; the message names the file, the problem and what to do."
 
 class MissingAudioError(DecodeError):
     "The file has no audio stream."
 
-# %% ../../nbs/01_data.decode.ipynb #f102af62
+# %% ../../nbs/01_data.decode.ipynb #dd649e0b
 def _open(path):
-    try: return av.open(str(path), metadata_errors='ignore')
+    try: c = av.open(str(path), metadata_errors='ignore')
     except Exception as e:
         if not Path(path).exists(): raise DecodeError(f"{path}: no such file") from None
         raise DecodeError(f"{path}: cannot be opened as a video ({type(e).__name__}: {e}); "
                           "it may be empty, truncated or not a media file; run verify_videos to list such files") from None
+    for s in c.streams.video: s.thread_count = 1     # one decoder thread: parallelism comes from the loader's workers
+    return c
 
 def _duration(c, s):
     if s is not None and s.duration is not None and s.time_base: return float(s.duration * s.time_base)
@@ -39,7 +42,7 @@ def _origin(s):
     "Presentation time (s) of the stream's first frame: our clip times count from here."
     return float(s.start_time * s.time_base) if s is not None and s.start_time is not None else 0.0
 
-# %% ../../nbs/01_data.decode.ipynb #13941c55
+# %% ../../nbs/01_data.decode.ipynb #8f6dcc77
 def probe_video(path)->dict:
     "Stream facts from the container header: duration, fps, frame size, audio presence, rate and channels."
     with _open(path) as c:
@@ -53,7 +56,7 @@ def probe_video(path)->dict:
                     video_codec=vs.codec_context.name if vs is not None else None,
                     audio_codec=as_.codec_context.name if as_ is not None else None)
 
-# %% ../../nbs/01_data.decode.ipynb #6d499e31
+# %% ../../nbs/01_data.decode.ipynb #91185da3
 def _out_size(w, h, size):
     "Size to resize to (w,h) and the centre crop (h,w) to take after."
     if size is None: return (w, h), None
@@ -62,7 +65,7 @@ def _out_size(w, h, size):
     return (max(size, round(w * s)), max(size, round(h * s))), (size, size)
 
 def _frame_time(frame):
-    if frame.pts is not None: return float(frame.pts * frame.time_base)
+    if frame.pts is not None: return frame.time                      # a float; Fraction arithmetic costs ~20 us a frame
     return float(frame.dts * frame.time_base) if frame.dts is not None else None
 
 def _seek(c, s, t):
@@ -70,30 +73,38 @@ def _seek(c, s, t):
     try: c.seek(max(int(t / s.time_base), 0), stream=s, backward=True, any_frame=False)
     except av.error.FFmpegError: c.seek(0, stream=s, backward=True)  # some AVI/raw streams seek only to the start
 
-# %% ../../nbs/01_data.decode.ipynb #9d0c26c9
-def _decode_frames(c, times, size=112, interpolation='AREA', path=''):
+# %% ../../nbs/01_data.decode.ipynb #875b5093
+def _decode_frames(c, times, size=112, interpolation='AREA', path='', skip_margin=0.5):
     "Frames on screen at each of `times` (s from the stream start) as a (len(times),H,W,3) uint8 tensor."
     s = c.streams.video[0]
+    cc = s.codec_context
     origin, order = _origin(s), np.argsort(times, kind='stable')
     targets = [origin + times[i] for i in order]
-    (w, h), crop = _out_size(s.codec_context.width, s.codec_context.height, size)
-    out, j, prev, seq = [None] * len(times), 0, None, -1
-    conv = {}                                                        # frame number -> converted array
+    (w, h), crop = _out_size(cc.width, cc.height, size)
+    out, j, prev, seq, done = [None] * len(times), 0, None, -1, False
+    conv, scaler = {}, VideoReformatter()                            # one FFmpeg scaler for the clip, not one per frame
     def take(n, frame):
-        if n not in conv: conv.clear(); conv[n] = frame.to_ndarray(width=w, height=h, format='rgb24', interpolation=interpolation)
+        if n not in conv: conv.clear(); conv[n] = scaler.reformat(frame, width=w, height=h, format='rgb24', interpolation=interpolation).to_ndarray()
         return conv[n]
     _seek(c, s, targets[0])
+    # frames no other frame depends on need no decoding until shortly before the clip: same output, less work
+    skipping, tb = True, s.time_base
+    cc.skip_frame = 'NONREF'
     try:
-        for frame in c.decode(s):
-            ft = _frame_time(frame)
-            if ft is None: continue
-            seq += 1
-            while j < len(targets) and targets[j] < ft - 1e-6:
-                out[order[j]] = take(*(prev if prev is not None else (seq, frame))); j += 1
-            if j == len(targets): break
-            prev = (seq, frame)
+        for packet in c.demux(s):
+            if skipping and (packet.pts is None or packet.pts * tb >= targets[0] - skip_margin): cc.skip_frame, skipping = 'DEFAULT', False
+            for frame in packet.decode():
+                ft = _frame_time(frame)
+                if ft is None: continue
+                seq += 1
+                while j < len(targets) and targets[j] < ft - 1e-6:
+                    out[order[j]] = take(*(prev if prev is not None else (seq, frame))); j += 1
+                if j == len(targets): done = True; break
+                prev = (seq, frame)
+            if done: break
     except av.error.FFmpegError as e:
         if prev is None: raise DecodeError(f"{path}: video decoding failed at {targets[0]-origin:.2f}s ({e})") from None
+    finally: cc.skip_frame = 'DEFAULT'
     if prev is None: raise DecodeError(f"{path}: no video frame could be decoded near {targets[0]-origin:.2f}s")
     for k in range(j, len(targets)): out[order[k]] = take(*prev)     # past the last frame: it stays on screen
     x = torch.from_numpy(np.stack(out))                              # (T,H,W,3)
@@ -102,7 +113,7 @@ def _decode_frames(c, times, size=112, interpolation='AREA', path=''):
         x = x[:, top:top + crop[0], left:left + crop[1]]             # (T,h,w,3) -> (T,size,size,3)
     return x.contiguous()
 
-# %% ../../nbs/01_data.decode.ipynb #99e70ef8
+# %% ../../nbs/01_data.decode.ipynb #532e306c
 def _decode_audio(c, start, secs, sample_rate=16000, path=''):
     "Mono float32 audio of `secs` seconds from `start` (s from the video's first frame), resampled to `sample_rate`."
     s = c.streams.audio[0]
@@ -131,7 +142,7 @@ def _decode_audio(c, start, secs, sample_rate=16000, path=''):
     if hi > lo: out[lo - off:hi - off] = x[lo:hi]
     return torch.from_numpy(out)
 
-# %% ../../nbs/01_data.decode.ipynb #79e78471
+# %% ../../nbs/01_data.decode.ipynb #58d60b0c
 def clip_starts(duration,           # length of the video in seconds
                 clip_secs,          # span of the video clip (n_frames/fps)
                 audio_secs=0.,      # span of the audio window, centred on the clip
@@ -147,7 +158,7 @@ def clip_starts(duration,           # length of the video in seconds
     if mode == 'centre' or n == 1: return [(lo + hi) / 2]
     return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
 
-# %% ../../nbs/01_data.decode.ipynb #847b079c
+# %% ../../nbs/01_data.decode.ipynb #345d782e
 def decode_clip(path,                   # video file (mp4, mkv, webm, avi ...)
                 start=None,             # video start in s; None: random, 'centre': the middle clip
                 n_frames=8,             # frames in the clip
@@ -182,7 +193,7 @@ def decode_clip(path,                   # video file (mp4, mkv, webm, avi ...)
         else: a = _decode_audio(c, a_start, audio_secs, sample_rate, path)
         return v, a
 
-# %% ../../nbs/01_data.decode.ipynb #cc13fe7a
+# %% ../../nbs/01_data.decode.ipynb #8e171329
 def _clip_times(path, duration, start, n_frames, fps, clip_secs, audio_secs, pad, rng):
     "Video start, frame times and whether the clip loops over a file shorter than it."
     if duration is None: duration = clip_secs                          # unknown length: decode from the start
@@ -205,7 +216,7 @@ def _loop_audio(x, start, secs, sample_rate):
     idx = (torch.arange(int(round(secs * sample_rate))) + int(round(start * sample_rate))) % len(x)
     return x[idx]
 
-# %% ../../nbs/01_data.decode.ipynb #b6d4fc13
+# %% ../../nbs/01_data.decode.ipynb #7eeabe83
 def decode_clips(path, n_clips=10, **kwargs):
     "`n_clips` evenly spaced clips of `path`: video `(n_clips,T,H,W,3)` and audio `(n_clips,samples)` (or None)."
     info = probe_video(path)
@@ -214,7 +225,7 @@ def decode_clips(path, n_clips=10, **kwargs):
     vs, as_ = zip(*[decode_clip(path, start=s, **kwargs) for s in starts])
     return (torch.stack(vs) if vs[0] is not None else None), (torch.stack(as_) if as_[0] is not None else None)
 
-# %% ../../nbs/01_data.decode.ipynb #c78c15a8
+# %% ../../nbs/01_data.decode.ipynb #45e0e970
 def _last_frame_time(path, t):
     "Time (s from the first frame) of the last video frame decodable from `t` on, or None."
     with _open(path) as c:
@@ -240,7 +251,7 @@ def check_video(path, need_audio=True)->str:
     except DecodeError as e: return str(e).replace(f"{path}: ", '')
     except Exception as e: return f"{type(e).__name__}: {e}"
 
-# %% ../../nbs/01_data.decode.ipynb #ba2136a8
+# %% ../../nbs/01_data.decode.ipynb #e878aaa4
 def _worker(func, conn):
     "Serve `func` over `conn` until told to stop (None)."
     while (job := conn.recv()) is not None:
@@ -263,7 +274,7 @@ class _Slot:
         self.proc.join(timeout=1)
         if self.proc.is_alive(): self.proc.kill(); self.proc.join()
 
-# %% ../../nbs/01_data.decode.ipynb #7b24c157
+# %% ../../nbs/01_data.decode.ipynb #b0a089fe
 def run_isolated(func,              # picklable function of one item
                  items,             # the items
                  n_workers=None,    # worker processes (default: CPU count)
@@ -307,7 +318,7 @@ def _collect(s, timeout):
     if time.time() - s.t > timeout: return _Failed(f'worker timed out after {timeout}s on this file')
     return _PENDING
 
-# %% ../../nbs/01_data.decode.ipynb #782bc06f
+# %% ../../nbs/01_data.decode.ipynb #cff57b82
 def verify_videos(files,                # video files
                   need_audio=True,      # report files without an audio stream
                   n_workers=None,       # worker processes (default: CPU count)
