@@ -7,3 +7,8 @@ from .data.audio import LogMel, GainJitter, SpecMask
 from .data.block import (VIDEO_EXTS, get_video_files, VideoBlock, AudioBlock, ClipIdBlock, DecodeAV, DecodeAVTrain,
                          AVTfmdDL, AVDataLoaders, verify_videos_cached)
 from .data.prepare import prepare_video, prepare_videos
+from .models import R2Plus1D, AudioResNet, r2plus1d_18, r2plus1d_small, resnet18_audio, resnet_small_audio, get_encoder, load_xdc_weights, ENCODERS
+from .cluster import pca_fit, pca_apply, kmeans, assign, cluster_features, assign_new, nmi, purity, cluster_stats, cluster_weights
+from .callback import plan_heads, XDCModel, MultiHeadLoss, ClusterCallback, VARIANTS
+from .learner import xdc_learner, XDCLearner, RunCheckpoint
+from .widgets import show_clusters, cluster_members
