@@ -6,7 +6,7 @@
 __all__ = ['VIDEO_EXTS', 'get_video_files', 'VideoRef', 'AudioRef', 'DecodeAV', 'DecodeAVTrain', 'VideoBlock', 'AudioBlock',
            'ClipIdBlock', 'verify_videos_cached', 'AVTfmdDL', 'AVDataLoaders']
 
-# %% ../../nbs/03_data.block.ipynb #6b18bbc0
+# %% ../../nbs/03_data.block.ipynb #71f4d602
 import hashlib, json, os, random, warnings, multiprocessing as mp
 from collections import Counter
 from pathlib import Path
@@ -22,17 +22,17 @@ from fastai.data.transforms import get_files, RandomSplitter
 from fastai.torch_core import to_device, default_device
 from ..core import TensorVideo, TensorAudio, TensorMelSpec, TensorClipId
 from .decode import decode_clip, verify_videos, DecodeError
-from .video import NormalizeVideo, RandomResizedCropVideo, CentreCropVideo
+from .video import NormalizeVideo, RandomResizedCropVideo, CentreCropVideo, ColourJitterVideo
 from .audio import LogMel, GainJitter, SpecMask
 
-# %% ../../nbs/03_data.block.ipynb #0c6d7cfb
+# %% ../../nbs/03_data.block.ipynb #ae2bd1ef
 VIDEO_EXTS = ('.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.ts', '.flv', '.ogv', '.3gp')
 
 def get_video_files(path, extensions=VIDEO_EXTS, recurse=True, folders=None)->L:
     "Video files under `path` (recursively by default), sorted, with one of `extensions`."
     return L(sorted(get_files(path, extensions=extensions, recurse=recurse, folders=folders)))   # sorted: stable clip ids
 
-# %% ../../nbs/03_data.block.ipynb #ab5c44da
+# %% ../../nbs/03_data.block.ipynb #329cfa1b
 class VideoRef:
     "A video file whose clip is still to be decoded, with the clip settings."
     def __init__(self, path, **cfg): self.path, self.cfg = Path(path), cfg
@@ -47,7 +47,7 @@ class _ToRef(Transform):
     def __init__(self, ref_cls, **cfg): super().__init__(); self.ref_cls, self.cfg = ref_cls, cfg
     def encodes(self, o:(str, Path)): return self.ref_cls(o, **self.cfg)
 
-# %% ../../nbs/03_data.block.ipynb #f3d1e15f
+# %% ../../nbs/03_data.block.ipynb #66ac1608
 class DecodeAV(ItemTransform):
     "Decode the `VideoRef`/`AudioRef` of an item together (centre clip), with one `decode_clip` call per item."
     mode, order = 'centre', -10
@@ -68,7 +68,7 @@ class DecodeAVTrain(DecodeAV):
     "`DecodeAV` with a random clip per item, on the training set only; it runs first and leaves nothing for `DecodeAV`."
     mode, split_idx, order = 'random', 0, -11
 
-# %% ../../nbs/03_data.block.ipynb #34fe3715
+# %% ../../nbs/03_data.block.ipynb #a4c561d0
 def VideoBlock(n_frames=8,        # frames per clip
                fps=16,            # clip frame rate (frames are picked by timestamp)
                size=128,          # decoded short side (centre square)
@@ -76,12 +76,13 @@ def VideoBlock(n_frames=8,        # frames per clip
                pad='loop',        # videos shorter than a clip: 'loop', 'last' or 'error'
                augment=True,      # random resized crop + flip on the training set
                scale=(0.35, 1.),  # area range of the random crop
+               colour=True,       # colour jitter (channel permutation, brightness, contrast, grey) on the training set
               ):
     "A `TransformBlock` for video clips decoded with PyAV, normalised and cropped on the device."
     crop_tfm = RandomResizedCropVideo(crop, scale=scale) if augment else CentreCropVideo(crop)
     return TransformBlock(type_tfms=_ToRef(VideoRef, n_frames=n_frames, fps=fps, size=size, pad=pad),
                           item_tfms=[DecodeAVTrain(), DecodeAV()],
-                          batch_tfms=[NormalizeVideo(), crop_tfm, CentreCropVideo(crop)])
+                          batch_tfms=[NormalizeVideo(), crop_tfm, CentreCropVideo(crop)] + ([ColourJitterVideo()] if augment and colour else []))
 
 def AudioBlock(secs=1.0,              # audio window, centred on the video clip
                sample_rate=16000,     # mono output rate
@@ -105,7 +106,7 @@ def ClipIdBlock(files):
     "A `TransformBlock` whose target is each file's index in `files`."
     return TransformBlock(type_tfms=_ClipId(files))
 
-# %% ../../nbs/03_data.block.ipynb #d2b810f2
+# %% ../../nbs/03_data.block.ipynb #55ac97d0
 def _cache_file(root, need_audio):
     d = Path(os.environ.get('XDC_FAST_CACHE', Path.home()/'.cache'/'xdc_fast'))
     return d/f"verify-{hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:16]}-{int(need_audio)}.json"
@@ -127,7 +128,7 @@ def verify_videos_cached(files, root, need_audio=True, n_workers=None, progress=
     except OSError as e: warnings.warn(f"could not write the verify cache {cf}: {e}")
     return L((f, cache[str(f)][2]) for f in files if cache[str(f)][2])
 
-# %% ../../nbs/03_data.block.ipynb #53cd04c8
+# %% ../../nbs/03_data.block.ipynb #4a94558b
 class AVTfmdDL(TfmdDL):
     "A `TfmdDL` that replaces items whose file fails to decode, and shows clips with their spectrogram and sound."
     max_retries = 20
@@ -155,7 +156,7 @@ class AVTfmdDL(TfmdDL):
         if self.weights is None or not self.shuffle: return super().get_idxs()
         return torch.multinomial(self.weights, self.n, replacement=True).tolist()
 
-# %% ../../nbs/03_data.block.ipynb #a08449dc
+# %% ../../nbs/03_data.block.ipynb #daec90b6
 from IPython.display import display, Audio as _AudioPlayer, HTML as _HTML
 import matplotlib.pyplot as plt
 
@@ -188,7 +189,7 @@ def _av_show_batch(self:AVTfmdDL, max_n=4, audio=True, **kwargs):
 
 AVTfmdDL.show_batch = _av_show_batch
 
-# %% ../../nbs/03_data.block.ipynb #3103c379
+# %% ../../nbs/03_data.block.ipynb #48fdbf1b
 _VALID_NAMES = ('valid', 'val', 'validation', 'test')
 
 def _split_names(files, root):
@@ -204,7 +205,7 @@ def _folder_labels(files, root):
     vocab = sorted(set(names))
     return torch.tensor([vocab.index(n) for n in names]), vocab
 
-# %% ../../nbs/03_data.block.ipynb #37512b5c
+# %% ../../nbs/03_data.block.ipynb #4926b022
 class AVDataLoaders(DataLoaders):
     "`DataLoaders` of synced (video clip, audio window, clip id) items for self-supervised audio-video learning."
     @classmethod
