@@ -6,13 +6,13 @@
 __all__ = ['pca_fit', 'pca_apply', 'use_faiss_gpu', 'assign', 'kmeans', 'cluster_features', 'assign_new', 'nmi', 'purity',
            'cluster_stats', 'cluster_weights']
 
-# %% ../nbs/05_cluster.ipynb #a266397f
+# %% ../nbs/05_cluster.ipynb #fee8a02a
 import numpy as np
 import torch
 import faiss
 from sklearn.metrics import normalized_mutual_info_score
 
-# %% ../nbs/05_cluster.ipynb #fc2ada08
+# %% ../nbs/05_cluster.ipynb #1addf2a6
 def _np32(x): return np.ascontiguousarray(x.detach().cpu().float().numpy() if torch.is_tensor(x) else np.asarray(x, np.float32))
 
 @torch.no_grad()
@@ -33,7 +33,7 @@ def pca_apply(x, A, b)->torch.Tensor:
     y = x.float() @ A.to(x.device).T + b.to(x.device)                  # (N,d) -> (N,d_out)
     return torch.nn.functional.normalize(y, dim=1)
 
-# %% ../nbs/05_cluster.ipynb #d6bef120
+# %% ../nbs/05_cluster.ipynb #45cf7791
 def use_faiss_gpu()->bool:
     "True when faiss can use a GPU here."
     return torch.cuda.is_available() and hasattr(faiss, 'get_num_gpus') and faiss.get_num_gpus() > 0
@@ -68,7 +68,7 @@ def kmeans(x,                           # (N,d) features
     centroids = torch.from_numpy(km.centroids.copy())
     return assign(x, centroids), centroids
 
-# %% ../nbs/05_cluster.ipynb #0c37298d
+# %% ../nbs/05_cluster.ipynb #1c6f29ec
 @torch.no_grad()
 def cluster_features(x, k, pca_dim=256, n_iter=20, seed=0, gpu=None, max_points_per_centroid=None)->dict:
     "PCA-whiten + L2 + faiss k-means of features `x` `(N,d)`: labels, centroids, and the PCA `(A, b)`."
@@ -83,7 +83,7 @@ def assign_new(x, state, return_dist=False):
     "Nearest training centroid of new features `x` (and the squared distance), in the space of a `cluster_features` result."
     return assign(pca_apply(x.float().cpu(), state['A'], state['b']), state['centroids'], return_dist=return_dist)
 
-# %% ../nbs/05_cluster.ipynb #bc97489f
+# %% ../nbs/05_cluster.ipynb #5c1d0a10
 def nmi(a, b)->float:
     "Normalised mutual information between two labelings."
     return float(normalized_mutual_info_score(np.asarray(a), np.asarray(b)))
@@ -98,7 +98,7 @@ def cluster_stats(labels, k)->dict:
     sizes = torch.bincount(torch.as_tensor(labels), minlength=k)
     return dict(sizes=sizes, n_empty=int((sizes == 0).sum()), largest=float(sizes.max() / max(1, sizes.sum())))
 
-# %% ../nbs/05_cluster.ipynb #a088ddc5
+# %% ../nbs/05_cluster.ipynb #07ebb56c
 def cluster_weights(*labelings)->torch.Tensor:
     "Per-item sampling weights, uniform over the non-empty clusters of each labeling, averaged over labelings."
     w = 0.

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['XDCLearner', 'xdc_learner', 'RunCheckpoint']
 
-# %% ../nbs/07_learner.ipynb #7a5c8eaa
+# %% ../nbs/07_learner.ipynb #1da69e42
 import os, random
 from functools import partial
 from pathlib import Path
@@ -19,7 +19,7 @@ import fastai.callback.schedule, fastai.callback.progress    # fit_one_cycle and
 from .models import get_encoder
 from .callback import plan_heads, XDCModel, MultiHeadLoss, ClusterCallback
 
-# %% ../nbs/07_learner.ipynb #f66d2b47
+# %% ../nbs/07_learner.ipynb #3173f130
 class XDCLearner(Learner):
     "A fastai `Learner` for audio-video deep clustering, with its encoders at hand."
     @property
@@ -38,7 +38,7 @@ def _cluster_metrics(cb, clusterings, has_truth):
         names.append('nmi_va')
     return [ValueMetric(partial(_logged, cb, n), n) for n in names]
 
-# %% ../nbs/07_learner.ipynb #77c111da
+# %% ../nbs/07_learner.ipynb #29274961
 @delegates(Learner.__init__, but=['model', 'loss_func'])
 def xdc_learner(dls,                            # `AVDataLoaders` (video clip, log-mel, clip id)
                 variant='xdc',                  # 'xdc', 'sdc', 'mdc' or 'cdc'
@@ -59,7 +59,7 @@ def xdc_learner(dls,                            # `AVDataLoaders` (video clip, l
     learn.variant = variant
     return learn
 
-# %% ../nbs/07_learner.ipynb #588d3db9
+# %% ../nbs/07_learner.ipynb #8406fc06
 def _rng_state()->dict:
     np_state = np.random.get_state()
     return dict(python=random.getstate(), torch=torch.get_rng_state(),
