@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['XDCLearner', 'xdc_learner', 'RunCheckpoint']
 
-# %% ../nbs/07_learner.ipynb #1da69e42
+# %% ../nbs/07_learner.ipynb #b09f7bd4
 import os, random
 from functools import partial
 from pathlib import Path
@@ -19,7 +19,7 @@ import fastai.callback.schedule, fastai.callback.progress    # fit_one_cycle and
 from .models import get_encoder
 from .callback import plan_heads, XDCModel, MultiHeadLoss, ClusterCallback
 
-# %% ../nbs/07_learner.ipynb #3173f130
+# %% ../nbs/07_learner.ipynb #969fcaf1
 class XDCLearner(Learner):
     "A fastai `Learner` for audio-video deep clustering, with its encoders at hand."
     @property
@@ -38,7 +38,7 @@ def _cluster_metrics(cb, clusterings, has_truth):
         names.append('nmi_va')
     return [ValueMetric(partial(_logged, cb, n), n) for n in names]
 
-# %% ../nbs/07_learner.ipynb #29274961
+# %% ../nbs/07_learner.ipynb #24741ecf
 @delegates(Learner.__init__, but=['model', 'loss_func'])
 def xdc_learner(dls,                            # `AVDataLoaders` (video clip, log-mel, clip id)
                 variant='xdc',                  # 'xdc', 'sdc', 'mdc' or 'cdc'
@@ -59,7 +59,7 @@ def xdc_learner(dls,                            # `AVDataLoaders` (video clip, l
     learn.variant = variant
     return learn
 
-# %% ../nbs/07_learner.ipynb #8406fc06
+# %% ../nbs/07_learner.ipynb #f3cb748e
 def _rng_state()->dict:
     np_state = np.random.get_state()
     return dict(python=random.getstate(), torch=torch.get_rng_state(),
