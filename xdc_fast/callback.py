@@ -5,20 +5,19 @@
 # %% auto #0
 __all__ = ['VARIANTS', 'plan_heads', 'ClusterState', 'XDCModel', 'MultiHeadLoss', 'extract_av_features', 'ClusterCallback']
 
-# %% ../nbs/06_callback.ipynb #77d8a386
+# %% ../nbs/06_callback.ipynb #1cdaafe3
 import warnings
 import torch
 from torch import nn
 import torch.nn.functional as F
 from fastcore.basics import store_attr
-from fastcore.foundation import L
 from fastprogress.fastprogress import progress_bar
 from fastai.callback.core import Callback
 from fastai.learner import Recorder
-from .models import get_encoder, reset_head
+from .models import reset_head
 from .cluster import cluster_features, assign_new, nmi, cluster_stats, cluster_weights
 
-# %% ../nbs/06_callback.ipynb #76012650
+# %% ../nbs/06_callback.ipynb #ee2d549e
 VARIANTS = ('xdc', 'sdc', 'mdc', 'cdc')
 
 def _ks(k): return tuple(k) if isinstance(k, (tuple, list)) else (k,)
@@ -36,7 +35,7 @@ def plan_heads(variant, n_clusters)->tuple:
             if (src == 'av' and srcs[enc] == 'J') or (src != 'av' and src in srcs[enc]): heads.append((f'{enc}<-{c}', enc, c))
     return clusterings, heads
 
-# %% ../nbs/06_callback.ipynb #1da5a711
+# %% ../nbs/06_callback.ipynb #c9bad254
 class ClusterState(nn.Module):
     "Tensors of the last clustering (labels, centroids, PCA per clustering; targets; epoch), saved with the model."
     def __init__(self): super().__init__(); self.tensors = {}
@@ -61,7 +60,7 @@ class XDCModel(nn.Module):
         feats = dict(v=self.video_encoder(video), a=self.audio_encoder(mel))
         return tuple(self.heads[name](feats[enc]) for name, enc, _ in self.head_spec)
 
-# %% ../nbs/06_callback.ipynb #149cf90b
+# %% ../nbs/06_callback.ipynb #7ae04d32
 class MultiHeadLoss(nn.Module):
     "Cross-entropy summed over heads: `preds` one logit tensor per head, `targ` `(B, n_heads)` labels."
     def forward(self, preds, targ):
@@ -69,7 +68,7 @@ class MultiHeadLoss(nn.Module):
     def activation(self, preds): return tuple(p.softmax(-1) for p in preds)
     def decodes(self, preds): return tuple(p.argmax(-1) for p in preds)
 
-# %% ../nbs/06_callback.ipynb #283e277c
+# %% ../nbs/06_callback.ipynb #7afec252
 @torch.no_grad()
 def extract_av_features(model, dl, n_items, parent=None)->tuple:
     "Video and audio features `(n_items, d)` of the items of `dl` (placed by clip id), and which ids were seen."
@@ -87,7 +86,7 @@ def extract_av_features(model, dl, n_items, parent=None)->tuple:
     finally: model.train(was_training)
     return fv, fa, seen
 
-# %% ../nbs/06_callback.ipynb #1cfb7b0e
+# %% ../nbs/06_callback.ipynb #b81d9cd9
 class ClusterCallback(Callback):
     "Re-cluster features every epoch and train each head on its clustering's labels (XDC, SDC, MDC, CDC)."
     order = Recorder.order - 1          # before the Recorder, so our metrics exist when it reads them

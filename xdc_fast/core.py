@@ -5,16 +5,15 @@
 # %% auto #0
 __all__ = ['VIDEO_MEAN', 'VIDEO_STD', 'TensorVideo', 'TensorAudio', 'TensorMelSpec', 'TensorClipId']
 
-# %% ../nbs/00_core.ipynb #bded442d
+# %% ../nbs/00_core.ipynb #9196e4a1
 import torch
-from fastai.torch_core import TensorBase, show_image, get_empty_df
-from fastcore.basics import store_attr
+from fastai.torch_core import TensorBase, show_image
 
-# %% ../nbs/00_core.ipynb #9e9d6d77
+# %% ../nbs/00_core.ipynb #df91a874
 VIDEO_MEAN = (0.43216, 0.394666, 0.37645)   # R(2+1)D (Kinetics) normalisation, as torchvision's video models
 VIDEO_STD  = (0.22803, 0.22145, 0.216989)
 
-# %% ../nbs/00_core.ipynb #65507322
+# %% ../nbs/00_core.ipynb #0d8c9785
 def _frame_strip(x, max_frames=8):
     "Pick up to `max_frames` evenly spaced frames of a `(T,H,W,C)` clip and join them side by side."
     idx = torch.linspace(0, x.shape[0]-1, min(max_frames, x.shape[0])).round().long()
@@ -27,7 +26,7 @@ class TensorVideo(TensorBase):
         x = x.float() / 255 if x.dtype == torch.uint8 else x.float().clamp(0, 1)
         return show_image(_frame_strip(x.cpu(), max_frames), ctx=ctx, **kwargs)
 
-# %% ../nbs/00_core.ipynb #55630f17
+# %% ../nbs/00_core.ipynb #564be0cb
 class TensorAudio(TensorBase):
     "A mono waveform `(S,)` (or a batch `(B,S)`) of floats in [-1, 1] at `sample_rate`."
     def show(self, ctx=None, sample_rate=16000, title=None, **kwargs):

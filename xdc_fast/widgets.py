@@ -5,16 +5,15 @@
 # %% auto #0
 __all__ = ['cluster_members', 'show_clusters']
 
-# %% ../nbs/09_widgets.ipynb #ef231af7
+# %% ../nbs/09_widgets.ipynb #ed4b8647
 from collections import Counter
 import torch
 import matplotlib.pyplot as plt
-from .core import TensorMelSpec, TensorAudio
+from .core import TensorAudio
 from .data.decode import decode_clip
 from .data.audio import LogMel
-from .cluster import purity
 
-# %% ../nbs/09_widgets.ipynb #e8a7b0ac
+# %% ../nbs/09_widgets.ipynb #6812a4db
 def _clustering_name(learn, modality):
     names = list(learn.model.clusterings)
     pre = {'video': 'v', 'audio': 'a', 'joint': 'av'}.get(modality, modality)
@@ -42,7 +41,7 @@ def cluster_members(learn, modality='video', n_samples=6)->list:
         out.append(row)
     return out
 
-# %% ../nbs/09_widgets.ipynb #b2f56e8b
+# %% ../nbs/09_widgets.ipynb #c55511fa
 def show_clusters(learn,                 # a trained `xdc_learner`
                   modality='video',      # 'video', 'audio' or 'joint' (CDC)
                   clusters=None,         # cluster ids to show (default: the largest `max_clusters`)

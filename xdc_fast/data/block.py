@@ -6,12 +6,11 @@
 __all__ = ['VIDEO_EXTS', 'get_video_files', 'VideoRef', 'AudioRef', 'DecodeAV', 'DecodeAVTrain', 'VideoBlock', 'AudioBlock',
            'ClipIdBlock', 'verify_videos_cached', 'AVTfmdDL', 'AVDataLoaders']
 
-# %% ../../nbs/03_data.block.ipynb #71f4d602
+# %% ../../nbs/03_data.block.ipynb #94d092bd
 import hashlib, json, os, random, warnings, multiprocessing as mp
 from collections import Counter
 from pathlib import Path
 import torch
-from fastcore.basics import store_attr
 from fastcore.foundation import L
 from fastcore.meta import delegates
 from fastcore.imports import in_notebook
@@ -25,14 +24,14 @@ from .decode import decode_clip, verify_videos, DecodeError
 from .video import NormalizeVideo, RandomResizedCropVideo, CentreCropVideo, ColourJitterVideo
 from .audio import LogMel, GainJitter, SpecMask
 
-# %% ../../nbs/03_data.block.ipynb #ae2bd1ef
+# %% ../../nbs/03_data.block.ipynb #630d1e34
 VIDEO_EXTS = ('.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.ts', '.flv', '.ogv', '.3gp')
 
 def get_video_files(path, extensions=VIDEO_EXTS, recurse=True, folders=None)->L:
     "Video files under `path` (recursively by default), sorted, with one of `extensions`."
     return L(sorted(get_files(path, extensions=extensions, recurse=recurse, folders=folders)))   # sorted: stable clip ids
 
-# %% ../../nbs/03_data.block.ipynb #329cfa1b
+# %% ../../nbs/03_data.block.ipynb #45d1c00f
 class VideoRef:
     "A video file whose clip is still to be decoded, with the clip settings."
     def __init__(self, path, **cfg): self.path, self.cfg = Path(path), cfg
@@ -47,7 +46,7 @@ class _ToRef(Transform):
     def __init__(self, ref_cls, **cfg): super().__init__(); self.ref_cls, self.cfg = ref_cls, cfg
     def encodes(self, o:(str, Path)): return self.ref_cls(o, **self.cfg)
 
-# %% ../../nbs/03_data.block.ipynb #66ac1608
+# %% ../../nbs/03_data.block.ipynb #5247ee67
 class DecodeAV(ItemTransform):
     "Decode the `VideoRef`/`AudioRef` of an item together (centre clip), with one `decode_clip` call per item."
     mode, order = 'centre', -10
@@ -68,7 +67,7 @@ class DecodeAVTrain(DecodeAV):
     "`DecodeAV` with a random clip per item, on the training set only; it runs first and leaves nothing for `DecodeAV`."
     mode, split_idx, order = 'random', 0, -11
 
-# %% ../../nbs/03_data.block.ipynb #a4c561d0
+# %% ../../nbs/03_data.block.ipynb #0edc33f1
 def VideoBlock(n_frames=8,        # frames per clip
                fps=16,            # clip frame rate (frames are picked by timestamp)
                size=128,          # decoded short side (centre square)
@@ -106,7 +105,7 @@ def ClipIdBlock(files):
     "A `TransformBlock` whose target is each file's index in `files`."
     return TransformBlock(type_tfms=_ClipId(files))
 
-# %% ../../nbs/03_data.block.ipynb #55ac97d0
+# %% ../../nbs/03_data.block.ipynb #c7b73c61
 def _cache_file(root, need_audio):
     d = Path(os.environ.get('XDC_FAST_CACHE', Path.home()/'.cache'/'xdc_fast'))
     return d/f"verify-{hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:16]}-{int(need_audio)}.json"
@@ -128,7 +127,7 @@ def verify_videos_cached(files, root, need_audio=True, n_workers=None, progress=
     except OSError as e: warnings.warn(f"could not write the verify cache {cf}: {e}")
     return L((f, cache[str(f)][2]) for f in files if cache[str(f)][2])
 
-# %% ../../nbs/03_data.block.ipynb #4a94558b
+# %% ../../nbs/03_data.block.ipynb #878c5875
 class AVTfmdDL(TfmdDL):
     "A `TfmdDL` that replaces items whose file fails to decode, and shows clips with their spectrogram and sound."
     max_retries = 20
@@ -156,7 +155,7 @@ class AVTfmdDL(TfmdDL):
         if self.weights is None or not self.shuffle: return super().get_idxs()
         return torch.multinomial(self.weights, self.n, replacement=True).tolist()
 
-# %% ../../nbs/03_data.block.ipynb #daec90b6
+# %% ../../nbs/03_data.block.ipynb #29f733c7
 from IPython.display import display, Audio as _AudioPlayer, HTML as _HTML
 import matplotlib.pyplot as plt
 
@@ -189,7 +188,7 @@ def _av_show_batch(self:AVTfmdDL, max_n=4, audio=True, **kwargs):
 
 AVTfmdDL.show_batch = _av_show_batch
 
-# %% ../../nbs/03_data.block.ipynb #48fdbf1b
+# %% ../../nbs/03_data.block.ipynb #3f029def
 _VALID_NAMES = ('valid', 'val', 'validation', 'test')
 
 def _split_names(files, root):
@@ -205,7 +204,7 @@ def _folder_labels(files, root):
     vocab = sorted(set(names))
     return torch.tensor([vocab.index(n) for n in names]), vocab
 
-# %% ../../nbs/03_data.block.ipynb #4926b022
+# %% ../../nbs/03_data.block.ipynb #dbfb7510
 class AVDataLoaders(DataLoaders):
     "`DataLoaders` of synced (video clip, audio window, clip id) items for self-supervised audio-video learning."
     @classmethod

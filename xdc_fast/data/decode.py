@@ -6,8 +6,8 @@
 __all__ = ['DecodeError', 'MissingAudioError', 'probe_video', 'clip_starts', 'decode_clip', 'decode_clips', 'check_video',
            'run_isolated', 'verify_videos']
 
-# %% ../../nbs/01_data.decode.ipynb #452c8747
-import math, os, random, time, warnings, multiprocessing as mp
+# %% ../../nbs/01_data.decode.ipynb #f0efb030
+import os, random, time, multiprocessing as mp
 from pathlib import Path
 import numpy as np
 import torch
@@ -16,14 +16,14 @@ from av.video.reformatter import VideoReformatter
 from fastcore.foundation import L
 from fastprogress.fastprogress import progress_bar
 
-# %% ../../nbs/01_data.decode.ipynb #a9070ab3
+# %% ../../nbs/01_data.decode.ipynb #f24256fd
 class DecodeError(RuntimeError):
     "A file could not be decoded; the message names the file, the problem and what to do."
 
 class MissingAudioError(DecodeError):
     "The file has no audio stream."
 
-# %% ../../nbs/01_data.decode.ipynb #dd649e0b
+# %% ../../nbs/01_data.decode.ipynb #00c02dcb
 def _open(path):
     try: c = av.open(str(path), metadata_errors='ignore')
     except Exception as e:
@@ -42,7 +42,7 @@ def _origin(s):
     "Presentation time (s) of the stream's first frame: our clip times count from here."
     return float(s.start_time * s.time_base) if s is not None and s.start_time is not None else 0.0
 
-# %% ../../nbs/01_data.decode.ipynb #8f6dcc77
+# %% ../../nbs/01_data.decode.ipynb #56ef8e84
 def probe_video(path)->dict:
     "Stream facts from the container header: duration, fps, frame size, audio presence, rate and channels."
     with _open(path) as c:
@@ -56,7 +56,7 @@ def probe_video(path)->dict:
                     video_codec=vs.codec_context.name if vs is not None else None,
                     audio_codec=as_.codec_context.name if as_ is not None else None)
 
-# %% ../../nbs/01_data.decode.ipynb #91185da3
+# %% ../../nbs/01_data.decode.ipynb #e1b7dfc7
 def _out_size(w, h, size):
     "Size to resize to (w,h) and the centre crop (h,w) to take after."
     if size is None: return (w, h), None
@@ -73,7 +73,7 @@ def _seek(c, s, t):
     try: c.seek(max(int(t / s.time_base), 0), stream=s, backward=True, any_frame=False)
     except av.error.FFmpegError: c.seek(0, stream=s, backward=True)  # some AVI/raw streams seek only to the start
 
-# %% ../../nbs/01_data.decode.ipynb #875b5093
+# %% ../../nbs/01_data.decode.ipynb #4131b433
 def _decode_frames(c, times, size=112, interpolation='AREA', path='', skip_margin=0.5):
     "Frames on screen at each of `times` (s from the stream start) as a (len(times),H,W,3) uint8 tensor."
     s = c.streams.video[0]
@@ -113,7 +113,7 @@ def _decode_frames(c, times, size=112, interpolation='AREA', path='', skip_margi
         x = x[:, top:top + crop[0], left:left + crop[1]]             # (T,h,w,3) -> (T,size,size,3)
     return x.contiguous()
 
-# %% ../../nbs/01_data.decode.ipynb #532e306c
+# %% ../../nbs/01_data.decode.ipynb #7039979e
 def _decode_audio(c, start, secs, sample_rate=16000, path=''):
     "Mono float32 audio of `secs` seconds from `start` (s from the video's first frame), resampled to `sample_rate`."
     s = c.streams.audio[0]
@@ -142,7 +142,7 @@ def _decode_audio(c, start, secs, sample_rate=16000, path=''):
     if hi > lo: out[lo - off:hi - off] = x[lo:hi]
     return torch.from_numpy(out)
 
-# %% ../../nbs/01_data.decode.ipynb #58d60b0c
+# %% ../../nbs/01_data.decode.ipynb #b6c7f4ae
 def clip_starts(duration,           # length of the video in seconds
                 clip_secs,          # span of the video clip (n_frames/fps)
                 audio_secs=0.,      # span of the audio window, centred on the clip
@@ -158,7 +158,7 @@ def clip_starts(duration,           # length of the video in seconds
     if mode == 'centre' or n == 1: return [(lo + hi) / 2]
     return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
 
-# %% ../../nbs/01_data.decode.ipynb #345d782e
+# %% ../../nbs/01_data.decode.ipynb #11ef1bfc
 def decode_clip(path,                   # video file (mp4, mkv, webm, avi ...)
                 start=None,             # video start in s; None: random, 'centre': the middle clip
                 n_frames=8,             # frames in the clip
@@ -193,7 +193,7 @@ def decode_clip(path,                   # video file (mp4, mkv, webm, avi ...)
         else: a = _decode_audio(c, a_start, audio_secs, sample_rate, path)
         return v, a
 
-# %% ../../nbs/01_data.decode.ipynb #8e171329
+# %% ../../nbs/01_data.decode.ipynb #019cc62b
 def _clip_times(path, duration, start, n_frames, fps, clip_secs, audio_secs, pad, rng):
     "Video start, frame times and whether the clip loops over a file shorter than it."
     if duration is None: duration = clip_secs                          # unknown length: decode from the start
@@ -216,7 +216,7 @@ def _loop_audio(x, start, secs, sample_rate):
     idx = (torch.arange(int(round(secs * sample_rate))) + int(round(start * sample_rate))) % len(x)
     return x[idx]
 
-# %% ../../nbs/01_data.decode.ipynb #7eeabe83
+# %% ../../nbs/01_data.decode.ipynb #cfe64921
 def decode_clips(path, n_clips=10, **kwargs):
     "`n_clips` evenly spaced clips of `path`: video `(n_clips,T,H,W,3)` and audio `(n_clips,samples)` (or None)."
     info = probe_video(path)
@@ -225,7 +225,7 @@ def decode_clips(path, n_clips=10, **kwargs):
     vs, as_ = zip(*[decode_clip(path, start=s, **kwargs) for s in starts])
     return (torch.stack(vs) if vs[0] is not None else None), (torch.stack(as_) if as_[0] is not None else None)
 
-# %% ../../nbs/01_data.decode.ipynb #45e0e970
+# %% ../../nbs/01_data.decode.ipynb #bdb7ef1a
 def _last_frame_time(path, t):
     "Time (s from the first frame) of the last video frame decodable from `t` on, or None."
     with _open(path) as c:
@@ -251,7 +251,7 @@ def check_video(path, need_audio=True)->str:
     except DecodeError as e: return str(e).replace(f"{path}: ", '')
     except Exception as e: return f"{type(e).__name__}: {e}"
 
-# %% ../../nbs/01_data.decode.ipynb #e878aaa4
+# %% ../../nbs/01_data.decode.ipynb #89b5ab57
 def _worker(func, conn):
     "Serve `func` over `conn` until told to stop (None)."
     while (job := conn.recv()) is not None:
@@ -274,7 +274,7 @@ class _Slot:
         self.proc.join(timeout=1)
         if self.proc.is_alive(): self.proc.kill(); self.proc.join()
 
-# %% ../../nbs/01_data.decode.ipynb #b0a089fe
+# %% ../../nbs/01_data.decode.ipynb #63254476
 def run_isolated(func,              # picklable function of one item
                  items,             # the items
                  n_workers=None,    # worker processes (default: CPU count)
@@ -318,7 +318,7 @@ def _collect(s, timeout):
     if time.time() - s.t > timeout: return _Failed(f'worker timed out after {timeout}s on this file')
     return _PENDING
 
-# %% ../../nbs/01_data.decode.ipynb #cff57b82
+# %% ../../nbs/01_data.decode.ipynb #1172c36a
 def verify_videos(files,                # video files
                   need_audio=True,      # report files without an audio stream
                   n_workers=None,       # worker processes (default: CPU count)

@@ -5,8 +5,7 @@
 # %% auto #0
 __all__ = ['prepare_video', 'prepare_videos']
 
-# %% ../../nbs/03a_data.prepare.ipynb #b9180c93
-import os, shutil
+# %% ../../nbs/03a_data.prepare.ipynb #5cd27fb4
 from fractions import Fraction
 from functools import partial
 from pathlib import Path
@@ -15,7 +14,7 @@ from fastcore.foundation import L
 from .decode import _open, _frame_time, _origin, run_isolated, DecodeError
 from .block import get_video_files, VIDEO_EXTS
 
-# %% ../../nbs/03a_data.prepare.ipynb #a9cd039b
+# %% ../../nbs/03a_data.prepare.ipynb #a4092c50
 def prepare_video(src,                  # input video
                   dst,                  # output .mp4
                   fps=16,               # output frame rate (frames picked by timestamp)
@@ -49,7 +48,7 @@ def _even_size(w, h, short_side):
     if short_side is not None: s = short_side / min(w, h); w, h = w * s, h * s
     return int(round(w / 2)) * 2, int(round(h / 2)) * 2
 
-# %% ../../nbs/03a_data.prepare.ipynb #e46411ce
+# %% ../../nbs/03a_data.prepare.ipynb #1f1c5a25
 def _transcode(c, vin, ain, out, vout, aout, resampler, fps, w, h, src):
     "One pass over the packets: video frames picked at `k/fps`, audio resampled; everything encoded and muxed."
     origin, k, prev, a_pts = _origin(vin), 0, None, 0
@@ -82,7 +81,7 @@ def _transcode(c, vin, ain, out, vout, aout, resampler, fps, w, h, src):
             for p in aout.encode(rf): out.mux(p)
         for p in aout.encode(): out.mux(p)
 
-# %% ../../nbs/03a_data.prepare.ipynb #d59749a0
+# %% ../../nbs/03a_data.prepare.ipynb #1ddc691e
 def _prepare_job(job, **kwargs):
     src, dst = job
     try: prepare_video(src, dst, **kwargs); return ''
