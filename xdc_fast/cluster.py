@@ -6,13 +6,13 @@
 __all__ = ['pca_fit', 'pca_apply', 'use_faiss_gpu', 'assign', 'kmeans', 'cluster_features', 'assign_new', 'nmi', 'purity',
            'cluster_stats', 'cluster_weights']
 
-# %% ../nbs/05_cluster.ipynb #fee8a02a
+# %% ../nbs/05_cluster.ipynb #1aae64ff
 import numpy as np
 import torch
 import faiss
 from sklearn.metrics import normalized_mutual_info_score
 
-# %% ../nbs/05_cluster.ipynb #1addf2a6
+# %% ../nbs/05_cluster.ipynb #d5feaa51
 def _np32(x): return np.ascontiguousarray(x.detach().cpu().float().numpy() if torch.is_tensor(x) else np.asarray(x, np.float32))
 
 @torch.no_grad()
@@ -22,6 +22,7 @@ def pca_fit(x, dim=256)->tuple:
     n, d = x.shape
     d_out = max(1, min(dim, d, n - 1))
     pca = faiss.PCAMatrix(d, d_out, -0.5)
+    pca.epsilon = float(1e-5 * n * x.var(0).mean()) + 1e-12            # faiss's eigenvalues are n x the covariance's
     pca.train(x)
     A = faiss.vector_to_array(pca.A).reshape(-1, d)[:d_out]
     b = faiss.vector_to_array(pca.b)[:d_out]
@@ -33,7 +34,7 @@ def pca_apply(x, A, b)->torch.Tensor:
     y = x.float() @ A.to(x.device).T + b.to(x.device)                  # (N,d) -> (N,d_out)
     return torch.nn.functional.normalize(y, dim=1)
 
-# %% ../nbs/05_cluster.ipynb #45cf7791
+# %% ../nbs/05_cluster.ipynb #02a0bc5f
 def use_faiss_gpu()->bool:
     "True when faiss can use a GPU here."
     return torch.cuda.is_available() and hasattr(faiss, 'get_num_gpus') and faiss.get_num_gpus() > 0
@@ -68,7 +69,7 @@ def kmeans(x,                           # (N,d) features
     centroids = torch.from_numpy(km.centroids.copy())
     return assign(x, centroids), centroids
 
-# %% ../nbs/05_cluster.ipynb #1c6f29ec
+# %% ../nbs/05_cluster.ipynb #d3daaefb
 @torch.no_grad()
 def cluster_features(x, k, pca_dim=256, n_iter=20, seed=0, gpu=None, max_points_per_centroid=None)->dict:
     "PCA-whiten + L2 + faiss k-means of features `x` `(N,d)`: labels, centroids, and the PCA `(A, b)`."
@@ -83,7 +84,7 @@ def assign_new(x, state, return_dist=False):
     "Nearest training centroid of new features `x` (and the squared distance), in the space of a `cluster_features` result."
     return assign(pca_apply(x.float().cpu(), state['A'], state['b']), state['centroids'], return_dist=return_dist)
 
-# %% ../nbs/05_cluster.ipynb #5c1d0a10
+# %% ../nbs/05_cluster.ipynb #cb109b1f
 def nmi(a, b)->float:
     "Normalised mutual information between two labelings."
     return float(normalized_mutual_info_score(np.asarray(a), np.asarray(b)))
@@ -98,7 +99,7 @@ def cluster_stats(labels, k)->dict:
     sizes = torch.bincount(torch.as_tensor(labels), minlength=k)
     return dict(sizes=sizes, n_empty=int((sizes == 0).sum()), largest=float(sizes.max() / max(1, sizes.sum())))
 
-# %% ../nbs/05_cluster.ipynb #07ebb56c
+# %% ../nbs/05_cluster.ipynb #55dd18e7
 def cluster_weights(*labelings)->torch.Tensor:
     "Per-item sampling weights, uniform over the non-empty clusters of each labeling, averaged over labelings."
     w = 0.
