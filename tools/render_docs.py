@@ -10,6 +10,7 @@ Execution, as `nbdev_test`:
     or calling `nbdev_export()` are not run (their source is still shown, with any saved output);
   - notebooks with `skip_exec: true` frontmatter, or a `.notest` file beside them, are not run at all;
   - each notebook runs with its own folder as working directory and the repo root on `sys.path`.
+Widgets: outputs with both a widget view and a static `text/html` copy show the copy (no CDN script needed).
 Display, as nbdev's docs processors:
   - cells with `#| hide`, `#| export`, `#| exporti`, `#| default_exp` or `#| include: false` are removed;
   - `#| echo: false` and `show_doc(...)` cells show only their output; `#| output: false` only its source;
@@ -144,6 +145,22 @@ def mark_display(nb, dirs):
         cell.metadata['tags'] = [t for t in cell.metadata.get('tags', []) if t != SKIP_TAG]
 
 
+WIDGET_VIEW = 'application/vnd.jupyter.widget-view+json'
+
+
+def static_widgets(nb):
+    """Outputs that carry a static `text/html` copy of a widget (`ClusterExplorer(..., embed=True)`) show that copy:
+    the widget view needs the html-manager script from a CDN, which offline readers and CI's browser cannot load.
+    The saved widget state is dropped when no widget view is left, so pages load no remote script."""
+    views = 0
+    for cell in nb.cells:
+        for o in cell.get('outputs', []):
+            data = o.get('data', {})
+            if WIDGET_VIEW in data and 'text/html' in data: del data[WIDGET_VIEW]
+            views += WIDGET_VIEW in data
+    if not views: nb.metadata.pop('widgets', None)
+
+
 def _no_exec_reason(src:Path, nb):
     "Why the whole notebook at `src` is not executed, as `nbdev_test` decides, or None."
     if (src.parent/'.notest').exists(): return 'a .notest file sits beside it'
@@ -178,6 +195,7 @@ def render_one(src, work, nbs, timeout, skip_flags):
         client.execute()
         nbformat.write(nb, copy)  # the executed copy, for --keep_executed
     mark_display(nb, dirs)
+    static_widgets(nb)
     nb.metadata['title'] = title
     c = Config()
     c.TagRemovePreprocessor.enabled = True

@@ -11,4 +11,5 @@ from .models import R2Plus1D, AudioResNet, r2plus1d_18, r2plus1d_small, resnet18
 from .cluster import pca_fit, pca_apply, kmeans, assign, cluster_features, assign_new, nmi, purity, cluster_stats, cluster_weights
 from .callback import plan_heads, XDCModel, MultiHeadLoss, ClusterCallback, VARIANTS
 from .learner import xdc_learner, XDCLearner, RunCheckpoint
-from .widgets import show_clusters, cluster_members
+from .results import ClusterRun, SaveClusterRun, as_run
+from .widgets import show_clusters, cluster_members, cluster_confusion, ClusterExplorer, plot_metrics, plot_cluster_sizes, plot_confusion

@@ -5,14 +5,15 @@
 # %% auto #0
 __all__ = ['ClusterRun', 'as_run', 'SaveClusterRun']
 
-# %% ../nbs/08_results.ipynb #447ba8de
+# %% ../nbs/08_results.ipynb #2da488e7
 import math, os
 from pathlib import Path
 import torch
+from fastcore.basics import patch
 from fastai.callback.core import Callback
 from fastai.learner import Recorder
 
-# %% ../nbs/08_results.ipynb #5431cb9c
+# %% ../nbs/08_results.ipynb #fa731a84
 def _history(recorder)->list:
     "Per-epoch metrics of the last fit as a list of `{name: value}` (epoch first)."
     if recorder is None: return []
@@ -29,7 +30,7 @@ def _split_ids(dls):
     idx = {str(f): i for i, f in enumerate(dls.files)}
     return [idx[str(f)] for f in dls.train.items], [idx[str(f)] for f in dls.valid.items]
 
-# %% ../nbs/08_results.ipynb #474fcc18
+# %% ../nbs/08_results.ipynb #dfe6e978
 class ClusterRun:
     "A run's clustering state in plain tensors and lists: what `show_clusters` and `ClusterExplorer` need."
     def __init__(self,
@@ -56,8 +57,9 @@ class ClusterRun:
         ks = ', '.join(f"{n} (k={c['k']})" for n, c in self.clusterings.items())
         return f"ClusterRun({self.variant or 'run'}: {len(self.files)} items, {len(self.train_ids)} clustered; {ks})"
 
-# %% ../nbs/08_results.ipynb #8ec3e9ba
-def _from_learner(cls, learn)->ClusterRun:
+# %% ../nbs/08_results.ipynb #3788928b
+@patch(cls_method=True)
+def from_learner(cls:ClusterRun, learn)->ClusterRun:
     "The clustering state of `learn` (an `xdc_learner` that has clustered at least once)."
     st, cb = learn.model.cluster_state, learn.cluster_cb
     if 'targets' not in st: raise ValueError("the learner has not clustered yet: train at least one epoch (or resume a checkpoint) first")
@@ -71,17 +73,16 @@ def _from_learner(cls, learn)->ClusterRun:
                _history(getattr(learn, 'recorder', None)), root, getattr(learn, 'variant', None),
                int(ep) if ep is not None else None, getattr(dls, 'clip_cfg', None))
 
-ClusterRun.from_learner = classmethod(_from_learner)
-
-# %% ../nbs/08_results.ipynb #d36468e5
+# %% ../nbs/08_results.ipynb #7fbeee3b
 def as_run(learn_or_run)->ClusterRun:
     "A `ClusterRun` from a `ClusterRun`, a learner, or a path to a saved run."
     if isinstance(learn_or_run, ClusterRun): return learn_or_run
     if isinstance(learn_or_run, (str, Path)): return ClusterRun.load(learn_or_run)
     return ClusterRun.from_learner(learn_or_run)
 
-# %% ../nbs/08_results.ipynb #c88b1591
-def _save(self:ClusterRun, path)->Path:
+# %% ../nbs/08_results.ipynb #8db6cd09
+@patch
+def save(self:ClusterRun, path)->Path:
     "Write the run to `path` (atomic); returns the path."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,19 +94,19 @@ def _save(self:ClusterRun, path)->Path:
     os.replace(tmp, path)
     return path
 
-def _load(cls, path, root=None)->ClusterRun:
+@patch(cls_method=True)
+def load(cls:ClusterRun, path, root=None)->ClusterRun:
     "Read a run written by `ClusterRun.save`; `root` replaces the saved data folder."
     d = torch.load(path, map_location='cpu', weights_only=True)
     if d.get('version') != 1: raise ValueError(f"{path}: not a ClusterRun file (version {d.get('version')!r}); write it with ClusterRun.save")
     return cls(d['clusterings'], d['files'], d['train_ids'], d['valid_ids'], d['labels'], d['vocab'], d['history'],
                root if root is not None else d['root'], d['variant'], d['epoch'], d['clip_cfg'])
 
-ClusterRun.save, ClusterRun.load = _save, classmethod(_load)
-
-# %% ../nbs/08_results.ipynb #4146adfd
+# %% ../nbs/08_results.ipynb #26040579
 _PREFIX = {'video': 'v', 'audio': 'a', 'joint': 'av'}
 
-def _clustering_name(self:ClusterRun, modality)->str:
+@patch
+def clustering_name(self:ClusterRun, modality)->str:
     "Name of the (first) clustering of `modality`: 'video', 'audio', 'joint' or a clustering name such as 'v16'."
     if modality in self.clusterings: return modality
     pre = _PREFIX.get(modality, modality)
@@ -113,17 +114,17 @@ def _clustering_name(self:ClusterRun, modality)->str:
     if not found: raise ValueError(f"this run has no {modality!r} clustering; it has {', '.join(self.clusterings)}")
     return found[0]
 
-def _modalities(self:ClusterRun)->list:
+@patch(as_prop=True)
+def modalities(self:ClusterRun)->list:
     "The modalities this run clustered, in the order video, audio, joint."
     return [m for m, p in _PREFIX.items() if any(n.startswith(p) and (p == 'av' or not n.startswith('av')) for n in self.clusterings)]
 
-def _train_labels(self:ClusterRun, modality)->torch.Tensor:
+@patch
+def train_labels(self:ClusterRun, modality)->torch.Tensor:
     "Cluster of each training item (in `train_ids` order) for `modality`."
     return self.clusterings[self.clustering_name(modality)]['labels'][self.train_ids]
 
-ClusterRun.clustering_name, ClusterRun.modalities, ClusterRun.train_labels = _clustering_name, property(_modalities), _train_labels
-
-# %% ../nbs/08_results.ipynb #07758862
+# %% ../nbs/08_results.ipynb #15ad51c6
 class SaveClusterRun(Callback):
     "Save the learner's `ClusterRun` to `path` after every epoch (atomic, so a crash leaves the last complete one)."
     order = Recorder.order + 1     # after the Recorder: this epoch's metrics are recorded
