@@ -6,7 +6,7 @@
 __all__ = ['cluster_members', 'cluster_confusion', 'show_clusters', 'plot_metrics', 'plot_cluster_sizes', 'plot_confusion',
            'ClusterExplorer']
 
-# %% ../nbs/09_widgets.ipynb #71becc49
+# %% ../nbs/09_widgets.ipynb #07683034
 import base64, html, itertools, json, random, tempfile
 from collections import Counter
 from functools import lru_cache
@@ -22,7 +22,7 @@ from .synthetic import write_av
 from .cluster import nmi
 from .results import ClusterRun, as_run
 
-# %% ../nbs/09_widgets.ipynb #f6ab1117
+# %% ../nbs/09_widgets.ipynb #2adcb35a
 def _top(run, ids, n=3)->list:
     "The `n` most common true labels of the items `ids`, with counts ([] without labels)."
     if run.labels is None or not len(ids): return []
@@ -51,7 +51,7 @@ def cluster_members(learn_or_run,       # a trained `xdc_learner` or a `ClusterR
         out.append(dict(cluster=c, size=len(m), items=m[:n_samples].tolist(), top=top, purity=top[0][1] / len(m) if top else None))
     return out
 
-# %% ../nbs/09_widgets.ipynb #e23d7a61
+# %% ../nbs/09_widgets.ipynb #431de0e9
 def cluster_confusion(learn_or_run, rows='video', cols='audio')->torch.Tensor:
     "Counts `(k_rows, k_cols)` of training items in cluster i of clustering `rows` and cluster j of `cols`."
     run = as_run(learn_or_run)
@@ -59,7 +59,7 @@ def cluster_confusion(learn_or_run, rows='video', cols='audio')->torch.Tensor:
     ka, kb = (run.clusterings[run.clustering_name(m)]['k'] for m in (rows, cols))
     return torch.bincount(a * kb + b, minlength=ka * kb).view(ka, kb)  # (ka*kb,) -> (ka,kb)
 
-# %% ../nbs/09_widgets.ipynb #7689832f
+# %% ../nbs/09_widgets.ipynb #1bf44850
 def show_clusters(learn_or_run,          # a trained `xdc_learner` or a `ClusterRun`
                   modality='video',      # 'video', 'audio', 'joint' (CDC) or a clustering name
                   clusters=None,         # cluster ids to show (default: the largest `max_clusters`)
@@ -80,7 +80,7 @@ def show_clusters(learn_or_run,          # a trained `xdc_learner` or a `Cluster
             ax_v.axis('off'); ax_a.axis('off')
             if j >= len(row['items']): continue
             v, a = decode_clip(run.files[row['items'][j]], start='centre', n_frames=1, size=size, sample_rate=sr, missing_audio='silence')
-            ax_v.imshow(v[0])
+            ax_v.imshow(v[0].numpy())
             mel(TensorAudio(a[None]))[0].show(ctx=ax_a)
         r[0].text(0, 1.06, _row_title(row, modality), transform=r[0].transAxes, fontsize=9, va='bottom').set_in_layout(False)
     fig.tight_layout(h_pad=1.6)
@@ -91,7 +91,7 @@ def _row_title(row, modality='video'):
     if row['top']: t += ' · ' + ' · '.join(f'{l} {n}' for l, n in row['top']) + f" · purity {row['purity']:.2f}"
     return t
 
-# %% ../nbs/09_widgets.ipynb #c6dfabca
+# %% ../nbs/09_widgets.ipynb #b7c2dc72
 def plot_metrics(learn_or_run,          # a trained `xdc_learner` or a `ClusterRun`
                  prefix='nmi',          # metrics whose name starts with this ('nmi', 'largest', 'empty', 'train_loss' ...)
                  ax=None):
@@ -125,7 +125,7 @@ def plot_confusion(learn_or_run, rows='video', cols='audio', ax=None):
     ro, co = cm.sum(1).argsort(descending=True, stable=True), cm.sum(0).argsort(descending=True, stable=True)
     cm = cm[ro][:, co]                                   # clusters by size, largest first
     if ax is None: _, ax = plt.subplots(figsize=(4.2, 3.6))
-    im = ax.imshow(cm, cmap='Blues')
+    im = ax.imshow(cm.numpy(), cmap='Blues')
     for set_ticks, o in ((ax.set_yticks, ro), (ax.set_xticks, co)):
         if len(o) <= 32: set_ticks(range(len(o)), [str(i) for i in o.tolist()])    # cluster ids
     ax.figure.colorbar(im, ax=ax)
@@ -133,7 +133,7 @@ def plot_confusion(learn_or_run, rows='video', cols='audio', ax=None):
     ax.set_title(f'{rows} vs {cols}: NMI {nmi(run.train_labels(rows), run.train_labels(cols)):.2f}', fontsize=10)
     return ax.figure
 
-# %% ../nbs/09_widgets.ipynb #b8970a48
+# %% ../nbs/09_widgets.ipynb #886383da
 _OTHER = {'video': 'audio', 'audio': 'video'}
 
 class ClusterExplorer:
@@ -158,7 +158,7 @@ class ClusterExplorer:
 
     def __repr__(self): return f"ClusterExplorer({self.run!r})"
 
-# %% ../nbs/09_widgets.ipynb #40a337b7
+# %% ../nbs/09_widgets.ipynb #c89bfe8c
 def _mod(self, modality): return modality or self.modality
 
 @patch
@@ -207,7 +207,7 @@ def cross_modal(self:ClusterExplorer, c, modality=None)->L:
     labels = self.run.clusterings[self.run.clustering_name(other)]['labels'][ids]
     return L(Counter(labels.tolist()).most_common())
 
-# %% ../nbs/09_widgets.ipynb #11fb35f5
+# %% ../nbs/09_widgets.ipynb #db0b7bed
 @patch
 def _encode(self:ClusterExplorer, i)->str:
     "Clip `i` (centre of its file) as an mp4 (H.264 + AAC) data URI; '' when the file cannot be decoded."
@@ -219,7 +219,7 @@ def _encode(self:ClusterExplorer, i)->str:
         f = write_av(Path(d)/'clip.mp4', frames=v.numpy(), audio=a.clamp(-1, 1)[None].numpy(), fps=self.fps, sample_rate=sr)
         return 'data:video/mp4;base64,' + base64.b64encode(f.read_bytes()).decode()
 
-# %% ../nbs/09_widgets.ipynb #5dcb82bf
+# %% ../nbs/09_widgets.ipynb #111f4e35
 _CSS = """<style>
 .xdc-explorer { font: 13px/1.4 -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #222; }
 .xdc-explorer .xdc-bar-ctl { margin: .3rem 0 .6rem; } .xdc-explorer .xdc-bar-ctl select { margin-right: 1rem; }
@@ -271,7 +271,7 @@ def cluster_html(self:ClusterExplorer,
             f'<h4>{html.escape(_row_title(row, m))} · agreement {fmt(row["agreement"])}</h4>'
             f'<div class="xdc-stats">{stats}</div><div class="xdc-clips">{clips}</div></div>')
 
-# %% ../nbs/09_widgets.ipynb #8cc49f57
+# %% ../nbs/09_widgets.ipynb #5ba07a9e
 _JS = """<script>(function(){var root=document.getElementById('%s'); if(!root) return;
 function show(){var m=root.querySelector('select.xdc-mod').value, s=root.querySelector('select.xdc-sort').value;
  root.querySelectorAll('section[data-modality]').forEach(function(sec){sec.style.display=(sec.dataset.modality===m)?'':'none';
@@ -307,7 +307,7 @@ def export_html(self:ClusterExplorer, path, title='xdc_fast cluster explorer', *
                     f'<h2>{html.escape(title)}</h2><p>{html.escape(repr(self.run))}</p>\n{self.to_html(**kwargs)}\n</body></html>\n', encoding='utf-8')
     return path
 
-# %% ../nbs/09_widgets.ipynb #b86c3caa
+# %% ../nbs/09_widgets.ipynb #bf84fd3d
 @patch
 def widget(self:ClusterExplorer):
     "The ipywidgets app (built once): modality toggle, sort, cluster and nearest/random selectors over `cluster_html`."
