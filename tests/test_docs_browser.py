@@ -24,7 +24,7 @@ def chromium(url, *args, timeout=120):
                f'--user-data-dir={profile}', '--enable-logging=stderr', '--v=0', *args, url]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, f"chromium failed ({r.returncode}) on {url}:\n{r.stderr[-3000:]}"
-    return r.stdout, [l for l in r.stderr.splitlines() if ':CONSOLE(' in l or 'Uncaught' in l]
+    return r.stdout, [l for l in r.stderr.splitlines() if re.search(r':CONSOLE[(:]', l) or 'Uncaught' in l]
 
 
 def page_errors(console):
