@@ -86,6 +86,7 @@ def test_exported_explorer_plays(synth_ds, tmp_path):
     dom, console2 = chromium(page.as_uri(), '--dump-dom', '--virtual-time-budget=8000')
     assert not page_errors(console + console2), '\n'.join(page_errors(console + console2))
     assert dom.count('class="xdc-card"') == 4 and 'video clusters (v2)' in dom
+    assert re.search(r'<section data-modality="audio" style="display: none;?">', dom)   # its script ran: one modality at a time
     probe = re.search(r'PROBE ([^<]*)</pre>', dom)
     assert probe, "the probe script did not run"
     clips = [c.split(',') for c in probe.group(1).split()]

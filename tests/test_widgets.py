@@ -163,6 +163,8 @@ def test_plots(trained):
     run = as_run(trained[1])
     fig = show_clusters(run, 'audio', n_samples=2, max_clusters=2)
     assert len(fig.axes) == 2 * 4 and 'purity' in fig.axes[0].texts[0].get_text()
+    fig = trained[0].show_clusters('audio', n_samples=2, max_clusters=2)      # the Learner shortcut
+    assert [t.get_text() for a in fig.axes for t in a.texts] == [t.get_text() for a in show_clusters(run, 'audio', n_samples=2, max_clusters=2).axes for t in a.texts]
     assert {l.get_label() for l in plot_metrics(run).axes[0].lines} == {k for k in run.history[0] if k.startswith('nmi')}
     assert len(plot_cluster_sizes(run).axes) == 2
     assert plot_confusion(run).axes[0].images[0].get_array().sum() == len(run.train_ids)

@@ -6,7 +6,7 @@
 __all__ = ['cluster_members', 'cluster_confusion', 'show_clusters', 'plot_metrics', 'plot_cluster_sizes', 'plot_confusion',
            'ClusterExplorer']
 
-# %% ../nbs/09_widgets.ipynb #07683034
+# %% ../nbs/09_widgets.ipynb #2586538e
 import base64, html, itertools, json, random, tempfile
 from collections import Counter
 from functools import lru_cache
@@ -21,8 +21,9 @@ from .data.audio import LogMel
 from .synthetic import write_av
 from .cluster import nmi
 from .results import ClusterRun, as_run
+from .learner import XDCLearner
 
-# %% ../nbs/09_widgets.ipynb #2adcb35a
+# %% ../nbs/09_widgets.ipynb #deee25f1
 def _top(run, ids, n=3)->list:
     "The `n` most common true labels of the items `ids`, with counts ([] without labels)."
     if run.labels is None or not len(ids): return []
@@ -51,7 +52,7 @@ def cluster_members(learn_or_run,       # a trained `xdc_learner` or a `ClusterR
         out.append(dict(cluster=c, size=len(m), items=m[:n_samples].tolist(), top=top, purity=top[0][1] / len(m) if top else None))
     return out
 
-# %% ../nbs/09_widgets.ipynb #431de0e9
+# %% ../nbs/09_widgets.ipynb #758e44a1
 def cluster_confusion(learn_or_run, rows='video', cols='audio')->torch.Tensor:
     "Counts `(k_rows, k_cols)` of training items in cluster i of clustering `rows` and cluster j of `cols`."
     run = as_run(learn_or_run)
@@ -59,7 +60,7 @@ def cluster_confusion(learn_or_run, rows='video', cols='audio')->torch.Tensor:
     ka, kb = (run.clusterings[run.clustering_name(m)]['k'] for m in (rows, cols))
     return torch.bincount(a * kb + b, minlength=ka * kb).view(ka, kb)  # (ka*kb,) -> (ka,kb)
 
-# %% ../nbs/09_widgets.ipynb #1bf44850
+# %% ../nbs/09_widgets.ipynb #be537965
 def show_clusters(learn_or_run,          # a trained `xdc_learner` or a `ClusterRun`
                   modality='video',      # 'video', 'audio', 'joint' (CDC) or a clustering name
                   clusters=None,         # cluster ids to show (default: the largest `max_clusters`)
@@ -91,7 +92,14 @@ def _row_title(row, modality='video'):
     if row['top']: t += ' · ' + ' · '.join(f'{l} {n}' for l, n in row['top']) + f" · purity {row['purity']:.2f}"
     return t
 
-# %% ../nbs/09_widgets.ipynb #b7c2dc72
+# %% ../nbs/09_widgets.ipynb #a2c69d48
+def _learn_show_clusters(self, modality='video', **kwargs):
+    "`show_clusters` of this learner: `learn.show_clusters('audio', n_samples=4)`."
+    return show_clusters(self, modality, **kwargs)
+
+XDCLearner.show_clusters = _learn_show_clusters
+
+# %% ../nbs/09_widgets.ipynb #0fea576b
 def plot_metrics(learn_or_run,          # a trained `xdc_learner` or a `ClusterRun`
                  prefix='nmi',          # metrics whose name starts with this ('nmi', 'largest', 'empty', 'train_loss' ...)
                  ax=None):
@@ -133,7 +141,7 @@ def plot_confusion(learn_or_run, rows='video', cols='audio', ax=None):
     ax.set_title(f'{rows} vs {cols}: NMI {nmi(run.train_labels(rows), run.train_labels(cols)):.2f}', fontsize=10)
     return ax.figure
 
-# %% ../nbs/09_widgets.ipynb #886383da
+# %% ../nbs/09_widgets.ipynb #6bd4cf6b
 _OTHER = {'video': 'audio', 'audio': 'video'}
 
 class ClusterExplorer:
@@ -158,7 +166,7 @@ class ClusterExplorer:
 
     def __repr__(self): return f"ClusterExplorer({self.run!r})"
 
-# %% ../nbs/09_widgets.ipynb #c89bfe8c
+# %% ../nbs/09_widgets.ipynb #7389c3bc
 def _mod(self, modality): return modality or self.modality
 
 @patch
@@ -207,7 +215,7 @@ def cross_modal(self:ClusterExplorer, c, modality=None)->L:
     labels = self.run.clusterings[self.run.clustering_name(other)]['labels'][ids]
     return L(Counter(labels.tolist()).most_common())
 
-# %% ../nbs/09_widgets.ipynb #db0b7bed
+# %% ../nbs/09_widgets.ipynb #84e1ed22
 @patch
 def _encode(self:ClusterExplorer, i)->str:
     "Clip `i` (centre of its file) as an mp4 (H.264 + AAC) data URI; '' when the file cannot be decoded."
@@ -219,7 +227,7 @@ def _encode(self:ClusterExplorer, i)->str:
         f = write_av(Path(d)/'clip.mp4', frames=v.numpy(), audio=a.clamp(-1, 1)[None].numpy(), fps=self.fps, sample_rate=sr)
         return 'data:video/mp4;base64,' + base64.b64encode(f.read_bytes()).decode()
 
-# %% ../nbs/09_widgets.ipynb #111f4e35
+# %% ../nbs/09_widgets.ipynb #791f87bd
 _CSS = """<style>
 .xdc-explorer { font: 13px/1.4 -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #222; }
 .xdc-explorer .xdc-bar-ctl { margin: .3rem 0 .6rem; } .xdc-explorer .xdc-bar-ctl select { margin-right: 1rem; }
@@ -271,7 +279,7 @@ def cluster_html(self:ClusterExplorer,
             f'<h4>{html.escape(_row_title(row, m))} · agreement {fmt(row["agreement"])}</h4>'
             f'<div class="xdc-stats">{stats}</div><div class="xdc-clips">{clips}</div></div>')
 
-# %% ../nbs/09_widgets.ipynb #5ba07a9e
+# %% ../nbs/09_widgets.ipynb #a5d2fe2b
 _JS = """<script>(function(){var root=document.getElementById('%s'); if(!root) return;
 function show(){var m=root.querySelector('select.xdc-mod').value, s=root.querySelector('select.xdc-sort').value;
  root.querySelectorAll('section[data-modality]').forEach(function(sec){sec.style.display=(sec.dataset.modality===m)?'':'none';
@@ -307,7 +315,7 @@ def export_html(self:ClusterExplorer, path, title='xdc_fast cluster explorer', *
                     f'<h2>{html.escape(title)}</h2><p>{html.escape(repr(self.run))}</p>\n{self.to_html(**kwargs)}\n</body></html>\n', encoding='utf-8')
     return path
 
-# %% ../nbs/09_widgets.ipynb #bf84fd3d
+# %% ../nbs/09_widgets.ipynb #86972971
 @patch
 def widget(self:ClusterExplorer):
     "The ipywidgets app (built once): modality toggle, sort, cluster and nearest/random selectors over `cluster_html`."
