@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SYNTH_CLASSES', 'write_av', 'synth_clip', 'make_synthetic_av']
 
-# %% ../nbs/00a_synthetic.ipynb #127eecbd
+# %% ../nbs/00a_synthetic.ipynb #14dade7e
 import csv
 from fractions import Fraction
 from pathlib import Path
@@ -13,7 +13,7 @@ import numpy as np
 import av
 from fastprogress.fastprogress import progress_bar
 
-# %% ../nbs/00a_synthetic.ipynb #418826ce
+# %% ../nbs/00a_synthetic.ipynb #d69a0e74
 def write_av(path,                  # output file; the container is chosen from the extension
              frames=None,           # (T,H,W,3) uint8 frames, or None for no video stream
              audio=None,            # (channels,samples) float in [-1,1], or None for no audio stream
@@ -36,7 +36,7 @@ def write_av(path,                  # output file; the container is chosen from 
         if as_ is not None: _encode_audio(out, as_, audio, sample_rate)
     return path
 
-# %% ../nbs/00a_synthetic.ipynb #9dbbde4a
+# %% ../nbs/00a_synthetic.ipynb #b8b33ff4
 def _add_video(out, frames, fps, vcodec, pix_fmt, gop, times, vbitrate):
     vs = out.add_stream(vcodec, rate=fps)
     vs.height, vs.width = frames.shape[1:3]
@@ -70,7 +70,7 @@ def _encode_audio(out, as_, audio, sample_rate, chunk=1024):
         for pkt in as_.encode(frame): out.mux(pkt)
     for pkt in as_.encode(): out.mux(pkt)
 
-# %% ../nbs/00a_synthetic.ipynb #7d555f89
+# %% ../nbs/00a_synthetic.ipynb #04a2cec6
 def synth_clip(path,                # output file (.mp4, .mkv, .avi, .webm ...)
                secs=1.0,            # duration in seconds
                fps=16,              # frame rate
@@ -100,7 +100,7 @@ def synth_clip(path,                # output file (.mp4, .mkv, .avi, .webm ...)
             i = int(round(click * sample_rate)); audio[:, i:i + sample_rate // 200] = 0.9
     return write_av(path, frames, audio, fps=fps, sample_rate=sample_rate or 16000, **kwargs)
 
-# %% ../nbs/00a_synthetic.ipynb #7df50401
+# %% ../nbs/00a_synthetic.ipynb #adb36406
 SYNTH_CLASSES = ('circle', 'square', 'cross', 'triangle', 'ring', 'diamond', 'bars', 'xmark')
 
 def _shape_mask(name, yy, xx, cy, cx, r):
@@ -115,12 +115,12 @@ def _shape_mask(name, yy, xx, cy, cx, r):
     if name == 'xmark':    return ((abs(dx - dy) < r/3) | (abs(dx + dy) < r/3)) & (abs(dx) < r) & (abs(dy) < r)
     raise ValueError(f"unknown shape {name!r}; pick one of {SYNTH_CLASSES}")
 
-# %% ../nbs/00a_synthetic.ipynb #348f1707
+# %% ../nbs/00a_synthetic.ipynb #b62e6fa0
 def _synth_frames(cls, rng, n, size):
     "Frames of one clip: the class's shape moving over a random background colour (the visual nuisance)."
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    bg, fg = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
-    while np.abs(bg.astype(int) - fg).sum() < 200: fg = rng.integers(0, 256, 3)
+    bg = rng.integers(0, 256, 3)
+    fg = np.full(3, 255 if bg @ (0.299, 0.587, 0.114) < 128 else 0)    # white on dark, black on light
     r = size * rng.uniform(0.22, 0.3)
     start, step = rng.uniform(r, size - r, 2), rng.uniform(-1, 1, 2) * size / (2 * n)
     frames = np.empty((n, size, size, 3), np.uint8)
@@ -157,7 +157,7 @@ def _synth_audio(k, rng, n, sample_rate):
     x = 0.35 * tone + rng.uniform(0.15, 0.4) * _coloured_noise(rng, n, kind) + hum
     return (x / max(1.0, np.abs(x).max()))[None].astype(np.float32), kind
 
-# %% ../nbs/00a_synthetic.ipynb #80ae3c74
+# %% ../nbs/00a_synthetic.ipynb #6514aaa8
 def make_synthetic_av(path,                 # folder to write (created); reused if already complete
                       n_classes=4,          # number of classes (at most 8)
                       clips_per_class=32,   # clips per class, train and valid together
