@@ -6,7 +6,7 @@
 __all__ = ['VARIANTS', 'MODALITY_PAIRS', 'plan_heads', 'ClusterState', 'XDCModel', 'MultiHeadLoss', 'extract_av_features',
            'ClusterCallback']
 
-# %% ../nbs/06_callback.ipynb #66603172
+# %% ../nbs/06_callback.ipynb #79a4064e
 import warnings
 import torch
 from torch import nn
@@ -15,10 +15,13 @@ from fastcore.basics import store_attr
 from fastprogress.fastprogress import progress_bar
 from fastai.callback.core import Callback
 from fastai.learner import Recorder
+from fastai.data.core import test_set
+from fastai.distributed import DistributedDL
 from .models import reset_head
 from .cluster import cluster_features, assign_new, nmi, cluster_stats, cluster_weights
+from .distributed import shard, gather_rows, broadcast_object, broadcast_module, is_main
 
-# %% ../nbs/06_callback.ipynb #bc1dd58a
+# %% ../nbs/06_callback.ipynb #5c3b97ab
 VARIANTS = ('xdc', 'sdc', 'mdc', 'cdc')
 
 def _ks(k): return tuple(k) if isinstance(k, (tuple, list)) else (k,)
@@ -36,7 +39,7 @@ def plan_heads(variant, n_clusters)->tuple:
             if (src == 'av' and srcs[enc] == 'J') or (src != 'av' and src in srcs[enc]): heads.append((f'{enc}<-{c}', enc, c))
     return clusterings, heads
 
-# %% ../nbs/06_callback.ipynb #0bb9b498
+# %% ../nbs/06_callback.ipynb #8a00f0d3
 MODALITY_PAIRS = (('video', 'audio'), ('video', 'video'), ('audio', 'audio'))
 
 class ClusterState(nn.Module):
@@ -69,7 +72,7 @@ class XDCModel(nn.Module):
         feats = dict(v=fv, a=fa)
         return tuple(self.heads[name](feats[enc]) for name, enc, _ in self.head_spec)
 
-# %% ../nbs/06_callback.ipynb #637eb5d0
+# %% ../nbs/06_callback.ipynb #678e7fc3
 class MultiHeadLoss(nn.Module):
     "Cross-entropy summed over heads: `preds` one logit tensor per head, `targ` `(B, n_heads)` labels."
     def forward(self, preds, targ):
@@ -77,10 +80,10 @@ class MultiHeadLoss(nn.Module):
     def activation(self, preds): return tuple(p.softmax(-1) for p in preds)
     def decodes(self, preds): return tuple(p.argmax(-1) for p in preds)
 
-# %% ../nbs/06_callback.ipynb #b4b203a2
+# %% ../nbs/06_callback.ipynb #8a75fe46
 @torch.no_grad()
-def extract_av_features(model, dl, n_items, parent=None)->tuple:
-    "Video and audio features `(n_items, d)` of the items of `dl` (placed by clip id), and which ids were seen."
+def extract_av_features(model, dl, n_items, parent=None, dtype=torch.float32)->tuple:
+    "Video and audio features `(n_items, d)` of the items of `dl` (placed by clip id, stored as `dtype`), and which ids were seen."
     was_training = model.training
     model.eval()
     fv = fa = None
@@ -89,17 +92,20 @@ def extract_av_features(model, dl, n_items, parent=None)->tuple:
         for video, mel, ids in progress_bar(dl, parent=parent, leave=False):
             video, mel, ids = (t.as_subclass(torch.Tensor) for t in (video, mel, ids))   # plain tensors: no type dispatch per op
             v, a = (f.float().cpu() for f in model.encode(video, mel))
-            if fv is None: fv, fa = torch.zeros(n_items, v.shape[1]), torch.zeros(n_items, a.shape[1])
+            if fv is None: fv, fa = torch.zeros(n_items, v.shape[1], dtype=dtype), torch.zeros(n_items, a.shape[1], dtype=dtype)
             ids = ids.cpu().long()
             fv[ids], fa[ids], seen[ids] = v, a, True
     finally: model.train(was_training)
     return fv, fa, seen
 
-# %% ../nbs/06_callback.ipynb #c192d3fd
+# %% ../nbs/06_callback.ipynb #e017ae69
+def _inner(dl): return dl.dl if isinstance(dl, DistributedDL) else dl     # the loader fastai's `DistributedDL` wraps
+
 class ClusterCallback(Callback):
     "Re-cluster features every epoch and train each head on its clustering's labels (XDC, SDC, MDC, CDC)."
     order = Recorder.order - 1          # before the Recorder, so our metrics exist when it reads them
-    def __init__(self, seed=0, pca_dim=None, n_iter=20, gpu=None, extract_bs=None, warn_degenerate=True, recluster_every=1):
+    def __init__(self, seed=0, pca_dim=None, n_iter=20, gpu=None, extract_bs=None, warn_degenerate=True, recluster_every=1,
+                 half_from=100_000, max_points_per_centroid=None):
         store_attr()
         self.log, self.clustered_epoch = {}, None
 
@@ -124,24 +130,43 @@ class ClusterCallback(Callback):
         self.learn.yb = (self.state.get('targets')[ids].to(self.learn.xb[0].device),)
 
     def after_fit(self):
-        self.dls.train.weights = None
+        _inner(self.dls.train).weights = None
         self.clustered_epoch = None
 
     def recluster(self, epoch):
-        "Extract features, cluster, set targets, reset heads and the sampler (once per epoch)."
-        fv, fa, _ = self._features()
-        self._cluster(fv, fa, epoch)
+        "Extract features, cluster (on rank 0), set targets on every rank, reset heads and the sampler (once per epoch)."
+        fv, fa = self._features()
+        self._sync(fv, fa, epoch)
         self._reset_heads()
-        self.dls.train.weights = cluster_weights(*[self.state.get(f'labels_{c}')[self.train_ids] for c in self._supervising()])
+        _inner(self.dls.train).weights = cluster_weights(*[self.state.get(f'labels_{c}')[self.train_ids] for c in self._supervising()])
         self.clustered_epoch = epoch
 
     def _features(self):
-        dl = self.dls.test_dl(self.dls.files, with_labels=True, bs=self.extract_bs or self.dls.bs)
+        "Features of every item on rank 0 (`None, None` on the other ranks): each rank extracts its shard."
+        ids = shard(torch.arange(self.n_items))
+        valid = _inner(self.dls.valid)
+        dl = valid.new(test_set(valid.dataset, [self.dls.files[i] for i in ids], with_labels=True),
+                       bs=self.extract_bs or self.dls.bs, shuffle=False, drop_last=False)
         mbar = getattr(getattr(self.learn, 'progress', None), 'mbar', None)
-        fv, fa, seen = extract_av_features(self.learn.model, dl, self.n_items, parent=mbar)
-        return self._gather(fv), self._gather(fa), seen
+        dtype = torch.float16 if self.n_items >= self.half_from else torch.float32
+        fv, fa, seen = extract_av_features(self.learn.model, dl, self.n_items, parent=mbar, dtype=dtype)
+        if not seen[ids].all(): raise RuntimeError(f"the feature pass missed {int((~seen[ids]).sum())} items; check the clip id block")
+        return self._gather(fv[ids], fa[ids], ids)
 
-    def _gather(self, x): return x          # seam for distributed runs: identity in one process
+    def _gather(self, fv, fa, ids):
+        "Seam for several processes: each rank's shard to rank 0, placed by item index (in one process: placed)."
+        f = gather_rows(torch.cat([fv, fa], 1), ids, self.n_items)      # (m, d_v+d_a) per rank -> (n_items, d_v+d_a) on rank 0
+        return (None, None) if f is None else (f[:, :fv.shape[1]], f[:, fv.shape[1]:])
+
+    def _sync(self, fv, fa, epoch):
+        "Cluster on rank 0; every rank then holds its clustering state and metrics (an error there stops every rank)."
+        err = None
+        if is_main():
+            try: self._cluster(fv, fa, epoch)
+            except Exception as e: err = e
+        err, tensors, log = broadcast_object((err, self.state.tensors, self.log) if is_main() else None)
+        if err is not None: raise err
+        self.state.tensors, self.log = tensors, log
 
     def _cluster(self, fv, fa, epoch):
         feats = dict(v=fv, a=fa)
@@ -151,7 +176,8 @@ class ClusterCallback(Callback):
                                              f"items are NaN/Inf at epoch {epoch}: training diverged; lower the learning rate")
         for name, (src, k) in self.learn.model.clusterings.items():
             x = torch.cat([feats['v'], feats['a']], 1) if src == 'av' else feats[src]
-            c = cluster_features(x[self.train_ids], k, self.pca_dim, self.n_iter, seed=self.seed * 1000 + epoch, gpu=self.gpu)
+            c = cluster_features(x[self.train_ids], k, self.pca_dim, self.n_iter, seed=self.seed * 1000 + epoch, gpu=self.gpu,
+                                 max_points_per_centroid=self.max_points_per_centroid)
             labels, dist = torch.zeros(self.n_items, dtype=torch.long), torch.zeros(self.n_items)
             labels[self.train_ids], dist[self.train_ids] = c['labels'], c['dist']
             if len(self.valid_ids): labels[self.valid_ids], dist[self.valid_ids] = assign_new(x[self.valid_ids], c, return_dist=True)
@@ -166,7 +192,7 @@ class ClusterCallback(Callback):
 
     def _reset_heads(self):
         for head in self.learn.model.heads.values():
-            reset_head(head)
+            broadcast_module(reset_head(head))      # every rank starts from rank 0's fresh head
             if self.learn.opt is not None:
                 for p in head.parameters(): self.learn.opt.state[p] = {}
 

@@ -5,30 +5,33 @@
 # %% auto #0
 __all__ = ['COMMANDS', 'demo', 'verify', 'prepare', 'pretrain', 'main']
 
-# %% ../nbs/11_cli.ipynb #0c3e0e3a
+# %% ../nbs/11_cli.ipynb #32c6b281
 import sys
 from pathlib import Path
 from fastcore.script import anno_parser
 
-# %% ../nbs/11_cli.ipynb #01c09c10
+# %% ../nbs/11_cli.ipynb #1598493b
 def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume=False):
     "Pretrain one variant; run folder gets config.json, metrics.csv and checkpoint.pth."
     import json, warnings
     from fastai.torch_core import set_seed
-    from fastai.callback.tracker import CSVLogger
-    from xdc_fast.learner import xdc_learner, RunCheckpoint
+    from xdc_fast.learner import xdc_learner, RunCheckpoint, RunCSVLogger
+    from xdc_fast.distributed import xdc_distributed, is_main, world_size
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    set_seed(seed)
+    set_seed(seed)                                  # the same seed on every rank
     learn = xdc_learner(dls, variant, n_clusters=n_clusters, video_arch=video_arch, audio_arch=audio_arch,
                         seed=seed, pca_dim=pca_dim, recluster_every=recluster_every, path=out, model_dir='.')
-    (out/'config.json').write_text(json.dumps(dict(variant=variant, epochs=epochs, lr=lr, n_clusters=n_clusters, video_arch=video_arch,
-                                                   audio_arch=audio_arch, seed=seed, pca_dim=pca_dim, recluster_every=recluster_every,
-                                                   files=len(dls.files), **dls.clip_cfg), indent=1))
+    xdc_distributed(learn)                          # several ranks (torchrun): DDP + sharded loaders; nothing in one process
+    if is_main():                                   # one writer: rank 0
+        (out/'config.json').write_text(json.dumps(dict(variant=variant, epochs=epochs, lr=lr, n_clusters=n_clusters, video_arch=video_arch,
+                                                       audio_arch=audio_arch, seed=seed, pca_dim=pca_dim, recluster_every=recluster_every,
+                                                       files=len(dls.files), world_size=world_size(), **dls.clip_cfg), indent=1))
     ckpt = out/'checkpoint.pth'
     start = learn.resume(ckpt) if resume and ckpt.exists() else 0
+    cbs = [RunCheckpoint(ckpt)] + ([RunCSVLogger(out/'metrics.csv', start_epoch=start)] if is_main() else [])
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='clustering .* is degenerate')   # the table shows empty/largest
-        learn.fit_one_cycle(epochs, lr, start_epoch=start, cbs=[RunCheckpoint(ckpt), CSVLogger(out/'metrics.csv', append=start > 0)])
+        learn.fit_one_cycle(epochs, lr, start_epoch=start, cbs=cbs)
     return learn
 
 def _final_nmi(learn, modality):
@@ -37,14 +40,15 @@ def _final_nmi(learn, modality):
     st, ids = learn.model.cluster_state, learn.cluster_cb.train_ids
     return nmi(learn.dls.labels[ids], st.get(f'labels_{_clustering_name(learn, modality)}')[ids])
 
-# %% ../nbs/11_cli.ipynb #32e08796
+# %% ../nbs/11_cli.ipynb #44311757
 def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder per pretraining run
          n_classes:int=4,           # synthetic classes (at most 8)
-         clips_per_class:int=24,    # clips per class
-         epochs:int=4,              # pretraining epochs per variant
-         lr:float=2e-3,             # one-cycle peak learning rate
+         clips_per_class:int=200,   # clips per class (3/4 train, 1/4 valid)
+         epochs:int=10,             # pretraining epochs per variant
+         lr:float=3e-3,             # one-cycle peak learning rate
          k:int=8,                   # clusters per modality
-         bs:int=16,                 # batch size
+         bs:int=32,                 # batch size
+         recluster_every:int=2,     # epochs between clusterings
          workers:int=2,             # decoding worker processes
          seed:int=0,                # dataset and run seed
         ):
@@ -61,8 +65,8 @@ def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder 
     dls.show_batch(max_n=4).savefig(out/'show_batch.png', dpi=90)
     res = {}
     for variant in ('xdc', 'sdc'):
-        print(f"\n{variant.upper()} pretraining ({epochs} epochs, k={k}, r2plus1d_small + resnet_small_audio):")
-        learn = _pretrain(dls, variant, epochs, lr, (k, k), 'r2plus1d_small', 'resnet_small_audio', out/variant, seed, 32, 1)
+        print(f"\n{variant.upper()} pretraining ({epochs} epochs, k={k}, clustering every {recluster_every}, r2plus1d_small + resnet_small_audio):")
+        learn = _pretrain(dls, variant, epochs, lr, (k, k), 'r2plus1d_small', 'resnet_small_audio', out/variant, seed, None, recluster_every)
         res[variant] = {m: _final_nmi(learn, m) for m in ('video', 'audio')}
         fig = show_clusters(learn, 'video', n_samples=4, max_clusters=6)
         fig.savefig(out/f'{variant}_video_clusters.png', dpi=80)
@@ -71,7 +75,7 @@ def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder 
           '; '.join(f"{m}: XDC {res['xdc'][m]:.3f} vs SDC {res['sdc'][m]:.3f}" for m in ('video', 'audio')))
     return res
 
-# %% ../nbs/11_cli.ipynb #5127e175
+# %% ../nbs/11_cli.ipynb #6b687763
 def verify(path:str,                # folder of videos
            need_audio:bool=True,    # report files without an audio stream
            workers:int=None,        # worker processes (default: CPU count)
@@ -86,7 +90,7 @@ def verify(path:str,                # folder of videos
     print(f"{len(files) - len(bad)} of {len(files)} files OK", file=sys.stderr)
     sys.exit(1 if bad else 0)
 
-# %% ../nbs/11_cli.ipynb #52a29e30
+# %% ../nbs/11_cli.ipynb #81624c59
 def prepare(src:str,                # folder of videos
             dst:str,                # output folder
             fps:int=16,             # output frame rate
@@ -103,7 +107,7 @@ def prepare(src:str,                # folder of videos
     for f, reason in bad: print(f"{f}\t{reason}")
     sys.exit(1 if bad else 0)
 
-# %% ../nbs/11_cli.ipynb #35930cd8
+# %% ../nbs/11_cli.ipynb #435d4b68
 def pretrain(data:str,                      # folder of videos (any layout; train/ and valid/ sub-folders are used if present)
              out:str='xdc_run',             # run folder: config.json, metrics.csv, checkpoint.pth
              variant:str='xdc',             # xdc, sdc, mdc or cdc
@@ -127,14 +131,30 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     except ValueError: sys.exit(f"xdc_fast pretrain: --n_clusters must be two integers like 64,64, got {n_clusters!r}")
     if len(ks) != 2 or min(ks) < 2: sys.exit(f"xdc_fast pretrain: --n_clusters must be two integers >= 2 like 64,64, got {n_clusters!r}")
     if not Path(data).is_dir(): sys.exit(f"xdc_fast pretrain: {data} is not a folder")
+    if epochs < 1 or bs < 1: sys.exit(f"xdc_fast pretrain: --epochs and --bs must be >= 1, got {epochs} and {bs}")
+    if resume and not (Path(out)/'checkpoint.pth').exists(): sys.exit(f"xdc_fast pretrain: --resume but {Path(out)/'checkpoint.pth'} does not exist")
     import matplotlib; matplotlib.use('Agg')
     from xdc_fast.data.block import AVDataLoaders
-    dls = AVDataLoaders.from_folder(data, bs=bs, num_workers=workers, n_frames=n_frames, fps=fps, size=size, crop=crop)
-    _pretrain(dls, variant, epochs, lr, ks, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume)
-    print(f"run folder: {out} (config.json, metrics.csv, checkpoint.pth)")
+    from xdc_fast.models import ENCODERS
+    for a in (video_arch, audio_arch):
+        if a not in ENCODERS: sys.exit(f"xdc_fast pretrain: unknown encoder {a!r}; choose one of {', '.join(ENCODERS)}")
+    from xdc_fast.distributed import setup_distributed, teardown_distributed, main_first, is_main
+    setup_distributed()                             # under torchrun: join the process group (gloo on CPUs, NCCL on GPUs)
+    main = is_main()
+    try:
+        dls = main_first(AVDataLoaders.from_folder, data, bs=bs, num_workers=workers, n_frames=n_frames, fps=fps, size=size, crop=crop)
+        _pretrain(dls, variant, epochs, lr, ks, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume)
+    finally: teardown_distributed()
+    if main: print(f"run folder: {out} (config.json, metrics.csv, checkpoint.pth, cluster_run.pt)")
 
-# %% ../nbs/11_cli.ipynb #c8e9daba
+# %% ../nbs/11_cli.ipynb #2609becc
 COMMANDS = dict(demo=demo, pretrain=pretrain, verify=verify, prepare=prepare)
+
+def _underscored(arg):
+    "`--n-clusters=8` -> `--n_clusters=8`: options take either spelling."
+    if not arg.startswith('--'): return arg
+    name, eq, val = arg[2:].partition('=')
+    return '--' + name.replace('-', '_') + eq + val
 
 def main():
     "Entry point of the `xdc_fast` console script: `xdc_fast COMMAND [options]`."
@@ -145,10 +165,11 @@ def main():
     cmd = sys.argv[1]
     if cmd not in COMMANDS: sys.exit(f"xdc_fast: unknown command {cmd!r}; choose one of {', '.join(COMMANDS)}")
     func = COMMANDS[cmd]
-    args = anno_parser(func, prog=f"xdc_fast {cmd}").parse_args(sys.argv[2:])
+    argv = [_underscored(a) for a in sys.argv[2:]]
+    args = anno_parser(func, prog=f"xdc_fast {cmd}").parse_args(argv)
     kwargs = {k: v for k, v in vars(args).items() if k not in ('pdb', 'xtra')}   # anno_parser's own extras
-    return func(**kwargs)
+    func(**kwargs)                  # the console script exits with main's result: None is success
 
-# %% ../nbs/11_cli.ipynb #627671d5
+# %% ../nbs/11_cli.ipynb #8a65b43e
 #| eval: false
 if __name__ == '__main__': main()

@@ -5,15 +5,16 @@
 # %% auto #0
 __all__ = ['ClusterRun', 'as_run', 'SaveClusterRun']
 
-# %% ../nbs/08_results.ipynb #84063052
+# %% ../nbs/08_results.ipynb #93d791d8
 import math, os, warnings
 from pathlib import Path
 import torch
 from fastcore.basics import patch
 from fastai.callback.core import Callback
 from fastai.learner import Recorder
+from fastai.torch_core import rank_distrib
 
-# %% ../nbs/08_results.ipynb #1f80efed
+# %% ../nbs/08_results.ipynb #87d64192
 def _history(recorder)->list:
     "Per-epoch metrics of the last fit as a list of `{name: value}` (epoch first)."
     if recorder is None: return []
@@ -30,7 +31,7 @@ def _split_ids(dls):
     idx = {str(f): i for i, f in enumerate(dls.files)}
     return [idx[str(f)] for f in dls.train.items], [idx[str(f)] for f in dls.valid.items]
 
-# %% ../nbs/08_results.ipynb #31f66962
+# %% ../nbs/08_results.ipynb #a5d518ed
 class ClusterRun:
     "A run's clustering state in plain tensors and lists: what `show_clusters` and `ClusterExplorer` need."
     def __init__(self,
@@ -57,7 +58,7 @@ class ClusterRun:
         ks = ', '.join(f"{n} (k={c['k']})" for n, c in self.clusterings.items())
         return f"ClusterRun({self.variant or 'run'}: {len(self.files)} items, {len(self.train_ids)} clustered; {ks})"
 
-# %% ../nbs/08_results.ipynb #550a613b
+# %% ../nbs/08_results.ipynb #0b4c5a1b
 @patch(cls_method=True)
 def from_learner(cls:ClusterRun, learn)->ClusterRun:
     "The clustering state of `learn` (an `xdc_learner` that has clustered at least once)."
@@ -73,14 +74,14 @@ def from_learner(cls:ClusterRun, learn)->ClusterRun:
                _history(getattr(learn, 'recorder', None)), root, getattr(learn, 'variant', None),
                int(ep) if ep is not None else None, getattr(dls, 'clip_cfg', None))
 
-# %% ../nbs/08_results.ipynb #fed31f2b
+# %% ../nbs/08_results.ipynb #8853f5e9
 def as_run(learn_or_run)->ClusterRun:
     "A `ClusterRun` from a `ClusterRun`, a learner, or a path to a saved run."
     if isinstance(learn_or_run, ClusterRun): return learn_or_run
     if isinstance(learn_or_run, (str, Path)): return ClusterRun.load(learn_or_run)
     return ClusterRun.from_learner(learn_or_run)
 
-# %% ../nbs/08_results.ipynb #f5dbfc4f
+# %% ../nbs/08_results.ipynb #c88725b1
 @patch
 def save(self:ClusterRun, path)->Path:
     "Write the run to `path` (atomic); returns the path."
@@ -102,7 +103,7 @@ def load(cls:ClusterRun, path, root=None)->ClusterRun:
     return cls(d['clusterings'], d['files'], d['train_ids'], d['valid_ids'], d['labels'], d['vocab'], d['history'],
                root if root is not None else d['root'], d['variant'], d['epoch'], d['clip_cfg'])
 
-# %% ../nbs/08_results.ipynb #6f585f1b
+# %% ../nbs/08_results.ipynb #3a288ac1
 _PREFIX = {'video': 'v', 'audio': 'a', 'joint': 'av'}
 
 @patch
@@ -124,7 +125,7 @@ def train_labels(self:ClusterRun, modality)->torch.Tensor:
     "Cluster of each training item (in `train_ids` order) for `modality`."
     return self.clusterings[self.clustering_name(modality)]['labels'][self.train_ids]
 
-# %% ../nbs/08_results.ipynb #7f37c3c6
+# %% ../nbs/08_results.ipynb #cb181a0c
 class SaveClusterRun(Callback):
     "Save the learner's `ClusterRun` to `fname` after every epoch (atomic, so a crash leaves the last complete one)."
     order = Recorder.order + 1     # after the Recorder: this epoch's metrics are recorded
@@ -132,7 +133,7 @@ class SaveClusterRun(Callback):
     def before_fit(self):
         self.path = self.fname if self.fname.is_absolute() else Path(self.learn.path)/self.learn.model_dir/self.fname
     def after_epoch(self):
-        if 'targets' not in self.learn.model.cluster_state or self.path is None: return
+        if rank_distrib() or 'targets' not in self.learn.model.cluster_state or self.path is None: return   # rank 0 writes
         try: ClusterRun.from_learner(self.learn).save(self.path)
         except OSError as e:           # e.g. a read-only data folder: warn once, never stop the training run
             warnings.warn(f"SaveClusterRun: cannot write {self.path} ({e}); training goes on without saving the run. "
