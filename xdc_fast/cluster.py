@@ -6,13 +6,13 @@
 __all__ = ['pca_fit', 'pca_apply', 'use_faiss_gpu', 'assign', 'kmeans', 'auto_pca_dim', 'cluster_features', 'assign_new', 'nmi',
            'purity', 'cluster_stats', 'cluster_weights']
 
-# %% ../nbs/05_cluster.ipynb #78fb39ae
+# %% ../nbs/05_cluster.ipynb #9e094631
 import numpy as np
 import torch
 import faiss
 from sklearn.metrics import normalized_mutual_info_score
 
-# %% ../nbs/05_cluster.ipynb #b30701b3
+# %% ../nbs/05_cluster.ipynb #f5f9bdf1
 def _np32(x): return np.ascontiguousarray(x.detach().cpu().float().numpy() if torch.is_tensor(x) else np.asarray(x, np.float32))
 
 @torch.no_grad()
@@ -34,7 +34,7 @@ def pca_apply(x, A, b)->torch.Tensor:
     y = x.float() @ A.to(x.device).T + b.to(x.device)                  # (N,d) -> (N,d_out)
     return torch.nn.functional.normalize(y, dim=1)
 
-# %% ../nbs/05_cluster.ipynb #de2c6d48
+# %% ../nbs/05_cluster.ipynb #94216c43
 def use_faiss_gpu()->bool:
     "True when faiss can use a GPU here."
     return torch.cuda.is_available() and hasattr(faiss, 'get_num_gpus') and faiss.get_num_gpus() > 0
@@ -69,26 +69,54 @@ def kmeans(x,                           # (N,d) features
     centroids = torch.from_numpy(km.centroids.copy())
     return assign(x, centroids), centroids
 
-# %% ../nbs/05_cluster.ipynb #b75673ab
+# %% ../nbs/05_cluster.ipynb #49506e64
 def auto_pca_dim(n, d, max_dim=256, per_dim=25)->int:
     "PCA size for `n` items of `d` features: `max_dim`, at most `d//2` and `n//per_dim` (and at least 2)."
     return max(2, min(max_dim, d // 2, n // per_dim))
 
+def _rows(x, idx)->torch.Tensor:
+    "Rows `idx` of `x` (a tensor, a numpy array or a memory-mapped one, any float dtype) as a float32 CPU tensor."
+    r = x[idx]
+    return r.float().cpu() if torch.is_tensor(r) else torch.from_numpy(np.asarray(r, dtype=np.float32))
+
 @torch.no_grad()
-def cluster_features(x, k, pca_dim=None, n_iter=20, seed=0, gpu=None, max_points_per_centroid=None)->dict:
+def cluster_features(x,                             # (N,d) features: tensor, numpy array or `np.memmap`; float16 is fine
+                     k,                             # number of clusters
+                     pca_dim=None,                  # PCA-whitening size (None: `auto_pca_dim`)
+                     n_iter=20,                     # k-means iterations
+                     seed=0,                        # k-means seed (and the training sample's)
+                     gpu=None,                      # faiss on the GPU(s): None when present
+                     max_points_per_centroid=None,  # large N: PCA and centroids from at most k x this many points
+                     chunk=65536,                   # rows projected and assigned at a time on the large-N path
+                    )->dict:
     "PCA-whiten + L2 + faiss k-means of features `x` `(N,d)`: labels, centroids, and the PCA `(A, b)`."
-    A, b = pca_fit(x, pca_dim or auto_pca_dim(*x.shape))
-    z = pca_apply(x.float().cpu(), A, b)
-    _, centroids = kmeans(z, k, n_iter, seed, gpu, max_points_per_centroid)
-    labels, dist = assign(z, centroids, return_dist=True)
-    return dict(labels=labels, dist=dist, centroids=centroids, A=A, b=b)
+    n = len(x)
+    if max_points_per_centroid is None or n <= k * max_points_per_centroid:        # every point trains (the default)
+        x = _rows(x, slice(None))
+        A, b = pca_fit(x, pca_dim or auto_pca_dim(*x.shape))
+        z = pca_apply(x, A, b)
+        _, centroids = kmeans(z, k, n_iter, seed, gpu, max_points_per_centroid)
+        labels, dist = assign(z, centroids, return_dist=True)
+        return dict(labels=labels, dist=dist, centroids=centroids, A=A, b=b)
+    idx = np.sort(np.random.default_rng(seed).choice(n, k * max_points_per_centroid, replace=False))   # sorted: memmap reads in order
+    sample = _rows(x, idx)                                                      # (k*m, d) float32: the only full-precision copy
+    A, b = pca_fit(sample, pca_dim or auto_pca_dim(n, x.shape[1]))
+    _, centroids = kmeans(pca_apply(sample, A, b), k, n_iter, seed, gpu, max_points_per_centroid)
+    del sample
+    state = dict(centroids=centroids, A=A, b=b)
+    labels, dist = assign_new(x, state, return_dist=True, chunk=chunk)
+    return dict(labels=labels, dist=dist, **state)
 
 @torch.no_grad()
-def assign_new(x, state, return_dist=False):
-    "Nearest training centroid of new features `x` (and the squared distance), in the space of a `cluster_features` result."
-    return assign(pca_apply(x.float().cpu(), state['A'], state['b']), state['centroids'], return_dist=return_dist)
+def assign_new(x, state, return_dist=False, chunk=65536):
+    "Nearest training centroid of new features `x` (and the squared distance), in the space of a `cluster_features` result; `chunk` rows at a time."
+    res = [assign(pca_apply(_rows(x, slice(i, i + chunk)), state['A'], state['b']), state['centroids'], return_dist=True)
+           for i in range(0, len(x), chunk)]
+    if not res: return assign(torch.zeros(0, state['centroids'].shape[1]), state['centroids'], return_dist=return_dist)
+    labels = torch.cat([l for l, _ in res])
+    return (labels, torch.cat([d for _, d in res])) if return_dist else labels
 
-# %% ../nbs/05_cluster.ipynb #d1aa3aeb
+# %% ../nbs/05_cluster.ipynb #87698734
 def nmi(a, b)->float:
     "Normalised mutual information between two labelings."
     return float(normalized_mutual_info_score(np.asarray(a), np.asarray(b)))
@@ -103,7 +131,7 @@ def cluster_stats(labels, k)->dict:
     sizes = torch.bincount(torch.as_tensor(labels), minlength=k)
     return dict(sizes=sizes, n_empty=int((sizes == 0).sum()), largest=float(sizes.max() / max(1, sizes.sum())))
 
-# %% ../nbs/05_cluster.ipynb #3fb3501e
+# %% ../nbs/05_cluster.ipynb #7612384b
 def cluster_weights(*labelings)->torch.Tensor:
     "Per-item sampling weights, uniform over the non-empty clusters of each labeling, averaged over labelings."
     w = 0.
