@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['COMMANDS', 'demo', 'verify', 'prepare', 'pretrain', 'main']
 
-# %% ../nbs/11_cli.ipynb #32c6b281
+# %% ../nbs/11_cli.ipynb #cd7133c5
 import sys
 from pathlib import Path
 from fastcore.script import anno_parser
 
-# %% ../nbs/11_cli.ipynb #1598493b
+# %% ../nbs/11_cli.ipynb #053f897d
 def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume=False):
     "Pretrain one variant; run folder gets config.json, metrics.csv and checkpoint.pth."
     import json, warnings
@@ -40,7 +40,7 @@ def _final_nmi(learn, modality):
     st, ids = learn.model.cluster_state, learn.cluster_cb.train_ids
     return nmi(learn.dls.labels[ids], st.get(f'labels_{_clustering_name(learn, modality)}')[ids])
 
-# %% ../nbs/11_cli.ipynb #44311757
+# %% ../nbs/11_cli.ipynb #8a77effc
 def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder per pretraining run
          n_classes:int=4,           # synthetic classes (at most 8)
          clips_per_class:int=200,   # clips per class (3/4 train, 1/4 valid)
@@ -75,7 +75,7 @@ def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder 
           '; '.join(f"{m}: XDC {res['xdc'][m]:.3f} vs SDC {res['sdc'][m]:.3f}" for m in ('video', 'audio')))
     return res
 
-# %% ../nbs/11_cli.ipynb #6b687763
+# %% ../nbs/11_cli.ipynb #3e6d224d
 def verify(path:str,                # folder of videos
            need_audio:bool=True,    # report files without an audio stream
            workers:int=None,        # worker processes (default: CPU count)
@@ -90,7 +90,7 @@ def verify(path:str,                # folder of videos
     print(f"{len(files) - len(bad)} of {len(files)} files OK", file=sys.stderr)
     sys.exit(1 if bad else 0)
 
-# %% ../nbs/11_cli.ipynb #81624c59
+# %% ../nbs/11_cli.ipynb #1f06aa86
 def prepare(src:str,                # folder of videos
             dst:str,                # output folder
             fps:int=16,             # output frame rate
@@ -107,7 +107,7 @@ def prepare(src:str,                # folder of videos
     for f, reason in bad: print(f"{f}\t{reason}")
     sys.exit(1 if bad else 0)
 
-# %% ../nbs/11_cli.ipynb #435d4b68
+# %% ../nbs/11_cli.ipynb #06f05066
 def pretrain(data:str,                      # folder of videos (any layout; train/ and valid/ sub-folders are used if present)
              out:str='xdc_run',             # run folder: config.json, metrics.csv, checkpoint.pth
              variant:str='xdc',             # xdc, sdc, mdc or cdc
@@ -147,7 +147,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     finally: teardown_distributed()
     if main: print(f"run folder: {out} (config.json, metrics.csv, checkpoint.pth, cluster_run.pt)")
 
-# %% ../nbs/11_cli.ipynb #2609becc
+# %% ../nbs/11_cli.ipynb #6f6c7347
 COMMANDS = dict(demo=demo, pretrain=pretrain, verify=verify, prepare=prepare)
 
 def _underscored(arg):
@@ -170,6 +170,6 @@ def main():
     kwargs = {k: v for k, v in vars(args).items() if k not in ('pdb', 'xtra')}   # anno_parser's own extras
     func(**kwargs)                  # the console script exits with main's result: None is success
 
-# %% ../nbs/11_cli.ipynb #8a65b43e
+# %% ../nbs/11_cli.ipynb #91d19cc4
 #| eval: false
 if __name__ == '__main__': main()
