@@ -10,6 +10,7 @@ from .data.prepare import prepare_video, prepare_videos
 from .models import R2Plus1D, AudioResNet, r2plus1d_18, r2plus1d_small, resnet18_audio, resnet_small_audio, get_encoder, load_xdc_weights, ENCODERS
 from .cluster import pca_fit, pca_apply, kmeans, assign, cluster_features, assign_new, nmi, purity, cluster_stats, cluster_weights
 from .callback import plan_heads, XDCModel, MultiHeadLoss, ClusterCallback, VARIANTS
-from .learner import xdc_learner, XDCLearner, RunCheckpoint
+from .distributed import setup_distributed, teardown_distributed, xdc_distributed, shard, gather_rows, broadcast_object, is_main
+from .learner import xdc_learner, XDCLearner, RunCheckpoint, RunCSVLogger
 from .results import ClusterRun, SaveClusterRun, as_run
 from .widgets import show_clusters, cluster_members, cluster_confusion, ClusterExplorer, plot_metrics, plot_cluster_sizes, plot_confusion
