@@ -14,4 +14,5 @@ from .distributed import setup_distributed, teardown_distributed, xdc_distribute
 from .learner import xdc_learner, XDCLearner, RunCheckpoint, RunCSVLogger
 from .results import ClusterRun, SaveClusterRun, as_run
 from .widgets import show_clusters, cluster_members, cluster_confusion, ClusterExplorer, plot_metrics, plot_cluster_sizes, plot_confusion
-from .transfer import Features, window_starts, extract_features, ProbeResult, linear_probe, knn_predict, knn_accuracy
+from .transfer import (Features, window_starts, extract_features, ProbeResult, linear_probe, knn_predict, knn_accuracy, KNNMonitor,
+                       classification_dls, Classifier, classifier_splitter, finetune_learner, video_level_accuracy)
