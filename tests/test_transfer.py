@@ -117,3 +117,11 @@ def test_finetune_one_epoch(synth_ds, modality, tmp_path):
     res = video_level_accuracy(learn, n_clips=2, progress=False)
     assert res['probs'].shape == (len(cdls.valid.items), len(cdls.vocab))
     assert 0 <= res['accuracy'] <= 1 and not res['failed']
+
+
+def test_features_of_dataloaders_keep_labels(dls, encoders):
+    _, enc_a = encoders
+    f = extract_features(enc_a, dls, 'audio', progress=False)          # DataLoaders: every file, with its label
+    assert list(f.items) == list(dls.files) and f.labels.tolist() == dls.labels.tolist()
+    with pytest.raises(ValueError, match='stride needs window'): extract_features(enc_a, dls.valid, 'audio', stride=1.0)
+    with pytest.raises(ValueError, match="'video' or 'audio'"): extract_features(enc_a, dls.valid, 'mel')

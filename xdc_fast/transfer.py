@@ -7,7 +7,7 @@ __all__ = ['Features', 'window_starts', 'extract_features', 'ProbeResult', 'line
            'KNNMonitor', 'classification_dls', 'Classifier', 'classifier_splitter', 'finetune_learner',
            'video_level_accuracy']
 
-# %% ../nbs/10_transfer.ipynb #c195c093
+# %% ../nbs/10_transfer.ipynb #e7847f8c
 import math, os, warnings
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -43,7 +43,7 @@ from .data.block import (VIDEO_EXTS, get_video_files, VideoBlock, AudioBlock, AV
 from .models import get_encoder
 from .callback import extract_av_features, _inner
 
-# %% ../nbs/10_transfer.ipynb #36f21f3d
+# %% ../nbs/10_transfer.ipynb #7b5693c3
 @dataclass
 class Features:
     "Features of a list of videos: `feats` `(N,d)` for `items`, which are `inputs[idx]`; per-video windows and their start times."
@@ -56,7 +56,7 @@ class Features:
     failed: L = field(default_factory=L)  # (file, reason) of every skipped file
     def __len__(self): return len(self.items)
 
-# %% ../nbs/10_transfer.ipynb #30b6bc33
+# %% ../nbs/10_transfer.ipynb #5e3240cf
 def window_starts(duration,    # video length (s)
                   window,      # window length (s)
                   stride,      # hop between windows (s)
@@ -69,7 +69,7 @@ def window_starts(duration,    # video length (s)
     if starts[-1] + window < duration - 1e-3: starts.append(duration - window)   # last window ends at the end
     return starts
 
-# %% ../nbs/10_transfer.ipynb #6202336a
+# %% ../nbs/10_transfer.ipynb #68824d2e
 def _clip_plan(path, n_clips, window, stride, clip_secs, audio_secs):
     "Clip starts (s) of `path`, the window index of each, and the window starts (None without windows)."
     if window is None and n_clips == 1: return ['centre'], [0], None      # exactly the validation clip
@@ -98,7 +98,7 @@ class _ClipSet(Dataset):
             return i, torch.stack(xs), torch.tensor(win), w_starts, None
         except Exception as e: return i, None, None, None, f"{type(e).__name__}: {e}"
 
-# %% ../nbs/10_transfer.ipynb #34acdf35
+# %% ../nbs/10_transfer.ipynb #f37765bf
 def _preprocess(xs, modality, cfg):
     "Decoded clips to encoder input: uint8 `(n,T,H,W,3)` -> normalised, centre-cropped `(n,3,T,crop,crop)`; audio `(n,S)` -> log-mel."
     if modality == 'video': x = CentreCropVideo(cfg['crop'])(NormalizeVideo()(TensorVideo(xs)))
@@ -122,7 +122,7 @@ def _clip_cfg(src, overrides):
     found = getattr(src, 'clip_cfg', None) or (_dl_clip_cfg(src) if isinstance(src, TfmdDL) else {})
     return {**_CLIP_CFG, **found, **{k: v for k, v in overrides.items() if v is not None}}
 
-# %% ../nbs/10_transfer.ipynb #cc89835f
+# %% ../nbs/10_transfer.ipynb #6d664c53
 def _pick_encoder(model, modality):
     "The encoder of `modality` in a Learner, an `XDCModel`, a `Classifier`, or a bare encoder module."
     if isinstance(model, Learner): model = model.model
@@ -144,7 +144,7 @@ def _items_labels(src):
         labels = torch.as_tensor(all_labels)[[pos[str(f)] for f in files]]
     return files, labels
 
-# %% ../nbs/10_transfer.ipynb #d9dde8e6
+# %% ../nbs/10_transfer.ipynb #96e8e708
 def _collate(batch): return batch
 
 @torch.no_grad()
@@ -171,7 +171,7 @@ def _warn_failed(failed, n):
     if failed: warnings.warn(f"{len(failed)} of {n} files could not be decoded and were skipped (listed in `.failed`): "
                              f"first: {failed[0][0]} ({failed[0][1]})")
 
-# %% ../nbs/10_transfer.ipynb #1bd473e7
+# %% ../nbs/10_transfer.ipynb #1e3267ad
 def extract_features(learn_or_encoder,       # a Learner (XDC or `finetune_learner`), an `XDCModel`, or an encoder module
                      items_or_dl,            # video files, a `DataLoader` (its items) or `DataLoaders` (all `dls.files`)
                      modality='video',       # 'video' or 'audio'
@@ -205,7 +205,7 @@ def extract_features(learn_or_encoder,       # a Learner (XDC or `finetune_learn
     return Features(torch.stack(rows), files[keep], idx, labels[idx] if labels is not None else None,
                     wins if window is not None else None, w_starts if window is not None else None, failed)
 
-# %% ../nbs/10_transfer.ipynb #f6cb4841
+# %% ../nbs/10_transfer.ipynb #3d12dd87
 @dataclass
 class ProbeResult:
     "A fitted linear probe: validation `accuracy`, the sklearn `model` (scaler + classifier), the chosen `C` and the search scores."
@@ -223,7 +223,7 @@ def _probe_model(model, C, seed, max_iter):
     else: raise ValueError(f"model must be 'logreg' or 'svm', got {model!r}")
     return make_pipeline(StandardScaler(), clf)
 
-# %% ../nbs/10_transfer.ipynb #bd2bae32
+# %% ../nbs/10_transfer.ipynb #aeb1015e
 def linear_probe(train_feats,                  # (N,d) frozen features of the training split
                  train_labels,                 # (N,) class indices
                  valid_feats,                  # (M,d) features of the validation split
@@ -247,7 +247,7 @@ def linear_probe(train_feats,                  # (N,d) frozen features of the tr
         clf = _probe_model(model, best, seed, max_iter).fit(xt, yt)
     return ProbeResult(float((clf.predict(xv) == yv).mean()), clf, best, search)
 
-# %% ../nbs/10_transfer.ipynb #a779d583
+# %% ../nbs/10_transfer.ipynb #210a2c0c
 @torch.no_grad()
 def knn_predict(train_feats,        # (N,d) memory bank
                 train_labels,       # (N,) class indices
@@ -274,7 +274,7 @@ def knn_accuracy(train_feats, train_labels, valid_feats, valid_labels, **kwargs)
     "Accuracy of `knn_predict` on the validation items."
     return float((knn_predict(train_feats, train_labels, valid_feats, **kwargs) == torch.as_tensor(valid_labels).cpu()).float().mean())
 
-# %% ../nbs/10_transfer.ipynb #b45a9fdf
+# %% ../nbs/10_transfer.ipynb #d981882b
 def _knn_names(inputs):
     a, b = inputs[0][0], inputs[1][0]
     return [f'knn_{a}', f'knn_{b}'] if a != b else [f'knn_{a}1', f'knn_{b}2']
@@ -282,7 +282,6 @@ def _knn_names(inputs):
 class KNNMonitor(Callback):
     "kNN accuracy (cosine) of each encoder's validation features against the training items, every `every` epochs, in fastai's table."
     order = Recorder.order - 1          # before the Recorder, so our metrics exist when it reads them (after_validate)
-    _stateattrs = ('log',)
     def __init__(self, k=20, weighted=True, T=0.07, every=1, extract_bs=None):
         store_attr()
         self.log, self.active, self.added = {}, False, []
@@ -319,7 +318,7 @@ class KNNMonitor(Callback):
         feats = extract_av_features(getattr(self.learn.model, 'module', self.learn.model), dl, len(files), parent=mbar)[:2]
         return [knn_accuracy(f[tr], labels[tr], f[va], labels[va], k=self.k, weighted=self.weighted, T=self.T) for f in feats]
 
-# %% ../nbs/10_transfer.ipynb #2a95a33a
+# %% ../nbs/10_transfer.ipynb #6a04c9fc
 def classification_dls(path,                    # folder of `{class}/*.mp4` (with `train/` + `valid/` folders, or a random split)
                        modality='video',        # 'video' (clips) or 'audio' (log-mel of the audio windows)
                        valid_pct=None,          # random validation fraction (default: `train/`+`valid/` folders if present, else 0.2)
@@ -359,7 +358,7 @@ def classification_dls(path,                    # folder of `{class}/*.mp4` (wit
     for dl in dls.loaders: dl.files, dl.labels, dl.label_vocab = files, dls.labels, dls.label_vocab
     return dls
 
-# %% ../nbs/10_transfer.ipynb #a8213b81
+# %% ../nbs/10_transfer.ipynb #2a5f8770
 class Classifier(nn.Module):
     "An encoder with a linear head: `(B,...)` inputs to `(B,n_classes)` logits."
     def __init__(self, encoder, n_classes, dropout=0.):
@@ -371,7 +370,7 @@ def classifier_splitter(m:Classifier)->list:
     "Two parameter groups: the encoder, then the head."
     return [params(m.encoder), params(m.head)]
 
-# %% ../nbs/10_transfer.ipynb #c14a1e22
+# %% ../nbs/10_transfer.ipynb #c51f400e
 @delegates(Learner.__init__, but=['model', 'splitter'])
 def finetune_learner(dls,                  # `classification_dls` (or any DataLoaders of (input, class))
                      encoder,              # a pretraining Learner, an XDCModel, an encoder module, or an arch name in `ENCODERS`
@@ -390,7 +389,7 @@ def finetune_learner(dls,                  # `classification_dls` (or any DataLo
     learn.modality = modality
     return learn
 
-# %% ../nbs/10_transfer.ipynb #607167f1
+# %% ../nbs/10_transfer.ipynb #bd40596f
 @torch.no_grad()
 def video_level_accuracy(learn,           # a `finetune_learner`
                          files=None,      # videos to evaluate (default: the validation items)
