@@ -1,0 +1,52 @@
+"`xdc_fast extract` and `xdc_fast finetune` on a pretraining run folder written by `xdc_fast pretrain` (tiny, CPU)."
+import json, subprocess, sys
+import pytest, torch
+
+CLI = [sys.executable, '-m', 'xdc_fast.cli']
+SMALL = ['--video-arch', 'r2plus1d_small', '--audio-arch', 'resnet_small_audio', '--n-frames', '4', '--size', '32', '--crop', '32',
+         '--bs', '8', '--workers', '0', '--n-clusters', '3,3']
+
+
+def run(*args, timeout=900):
+    return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope='module')
+def pretrained(synth_ds, tmp_path_factory):
+    out = tmp_path_factory.mktemp('run')/'xdc'
+    r = run('pretrain', synth_ds, '--out', out, '--epochs', 1, *SMALL)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return out
+
+
+def test_extract_writes_features_matched_to_files(synth_ds, pretrained, tmp_path):
+    out = tmp_path/'f.pt'
+    r = run('extract', synth_ds, '--run', pretrained, '--out', out, '--modality', 'audio', '--workers', 0)
+    assert r.returncode == 0, r.stderr[-2000:]
+    d = torch.load(out, weights_only=False)
+    assert d['feats'].shape == (32, 256) and len(d['files']) == 32 and d['failed'] == []
+    assert all(l == f.split('/')[-2] for l, f in zip(d['labels'], d['files']))   # labels from the parent folders
+    assert torch.isfinite(d['feats']).all()
+    r = run('extract', synth_ds, '--run', pretrained, '--out', tmp_path/'w.pt', '--window', 0.5, '--stride', 0.25, '--workers', 0)
+    assert r.returncode == 0, r.stderr[-2000:]
+    w = torch.load(tmp_path/'w.pt', weights_only=False)
+    assert w['starts'][0][0] == 0 and len(w['windows']) == 32
+
+
+def test_finetune_reports_video_level_accuracy(synth_ds, pretrained, tmp_path):
+    out = tmp_path/'ft'
+    r = run('finetune', synth_ds, '--run', pretrained, '--out', out, '--modality', 'audio', '--epochs', 1, '--bs', 8, '--workers', 0, '--n-clips', 2)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((out/'results.json').read_text())
+    assert 0 <= res['accuracy'] <= 1 and res['n_videos'] == 8
+    assert (out/'metrics.csv').exists() and (out/'model.pth').exists()
+    assert 'video-level accuracy' in r.stdout
+
+
+def test_bad_arguments_exit_with_a_message(synth_ds, tmp_path):
+    r = run('extract', synth_ds, '--run', tmp_path)
+    assert r.returncode == 1 and 'is not a pretraining run folder' in r.stderr
+    r = run('finetune', synth_ds, '--modality', 'smell')
+    assert r.returncode == 1 and '--modality must be video or audio' in r.stderr
+    r = run('extract', tmp_path/'nope', '--run', tmp_path)
+    assert r.returncode == 1 and 'is not a folder' in r.stderr
