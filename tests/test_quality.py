@@ -3,7 +3,7 @@
 In the demo data, the video's nuisance (a random background colour over most pixels) fools single-modality
 clustering: SDC's video clusters follow the colour. XDC's video encoder learns from the *audio* clusters, which
 follow the class, so its video clusters follow the class too. This test runs the demo command exactly as the
-README does (defaults: 800 clips, 10 epochs, k=8, small CPU encoders; ~5 minutes on 2 cores) and checks:
+README does (defaults: 800 clips, 10 epochs, k=8, small CPU encoders; 5 min 24 s on 2 idle cores) and checks:
 
 - video: XDC's cluster NMI with the classes beats SDC's by a wide margin (measured 2026-11-22: see README);
 - audio: XDC is not worse than SDC (it was better in every run we made);
@@ -12,7 +12,7 @@ README does (defaults: 800 clips, 10 epochs, k=8, small CPU encoders; ~5 minutes
 import os, re, subprocess, sys
 import pytest
 
-VIDEO_MARGIN = 0.15     # XDC video NMI - SDC video NMI, at least (measured 2026-11-22: 0.314 vs 0.026)
+VIDEO_MARGIN = 0.1      # XDC video NMI - SDC video NMI, at least (measured 2026-11-22: 0.314 vs 0.026 and 0.221 vs 0.023)
 
 
 def test_demo_xdc_beats_sdc_on_the_fooled_modality(tmp_path):

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['XDCLearner', 'xdc_learner', 'CPUAutocast', 'RunCheckpoint', 'RunCSVLogger']
 
-# %% ../nbs/07_learner.ipynb #9e6f4337
+# %% ../nbs/07_learner.ipynb #c308f1ec
 import os, random
 from functools import partial
 from pathlib import Path
@@ -24,7 +24,7 @@ from .callback import plan_heads, XDCModel, MultiHeadLoss, ClusterCallback, MODA
 from .results import SaveClusterRun
 from .distributed import unwrap, is_main
 
-# %% ../nbs/07_learner.ipynb #aa14d4f3
+# %% ../nbs/07_learner.ipynb #209d1ee5
 class XDCLearner(Learner):
     "A fastai `Learner` for audio-video deep clustering, with its encoders at hand."
     @property
@@ -45,7 +45,7 @@ def _cluster_metrics(cb, clusterings, has_truth):
         names.append('nmi_va')
     return [ValueMetric(partial(_logged, cb, n), n) for n in names]
 
-# %% ../nbs/07_learner.ipynb #0d97a195
+# %% ../nbs/07_learner.ipynb #d2700b22
 @delegates(Learner.__init__, but=['model', 'loss_func'])
 def xdc_learner(dls,                            # `AVDataLoaders` (video clip, log-mel, clip id)
                 variant='xdc',                  # 'xdc', 'sdc', 'mdc' or 'cdc'
@@ -72,7 +72,7 @@ def xdc_learner(dls,                            # `AVDataLoaders` (video clip, l
     learn.variant = variant
     return learn
 
-# %% ../nbs/07_learner.ipynb #08275603
+# %% ../nbs/07_learner.ipynb #b4507da6
 class CPUAutocast(Callback):
     "bfloat16 autocast of the forward pass and loss on the CPU (the CPU counterpart of fastai's `MixedPrecision`)."
     order = 10
@@ -91,7 +91,7 @@ def to_mixed(self:XDCLearner):
     if not any(isinstance(cb, CPUAutocast) for cb in self.cbs): self.add_cb(CPUAutocast())
     return self
 
-# %% ../nbs/07_learner.ipynb #d881256e
+# %% ../nbs/07_learner.ipynb #248933fa
 def _rng_state()->dict:
     np_state = np.random.get_state()
     return dict(python=random.getstate(), torch=torch.get_rng_state(),
@@ -137,7 +137,7 @@ def _resume(self:XDCLearner, path)->int:
 
 XDCLearner.resume = _resume
 
-# %% ../nbs/07_learner.ipynb #9a637901
+# %% ../nbs/07_learner.ipynb #54991a4b
 class RunCSVLogger(CSVLogger):
     "fastai's `CSVLogger` for resumable runs: one header, earlier rows kept, no rows for the epochs skipped on resume."
     def __init__(self, fname='metrics.csv', start_epoch=0):
