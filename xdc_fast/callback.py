@@ -6,7 +6,7 @@
 __all__ = ['VARIANTS', 'MODALITY_PAIRS', 'plan_heads', 'ClusterState', 'XDCModel', 'MultiHeadLoss', 'extract_av_features',
            'ClusterCallback']
 
-# %% ../nbs/06_callback.ipynb #79a4064e
+# %% ../nbs/06_callback.ipynb #e1f8f1c3
 import warnings
 import torch
 from torch import nn
@@ -15,13 +15,14 @@ from fastcore.basics import store_attr
 from fastprogress.fastprogress import progress_bar
 from fastai.callback.core import Callback
 from fastai.learner import Recorder
+from fastai.callback.schedule import LRFinder
 from fastai.data.core import test_set
 from fastai.distributed import DistributedDL
 from .models import reset_head
 from .cluster import cluster_features, assign_new, nmi, cluster_stats, cluster_weights
 from .distributed import shard, gather_rows, broadcast_object, broadcast_module, is_main
 
-# %% ../nbs/06_callback.ipynb #5c3b97ab
+# %% ../nbs/06_callback.ipynb #aaf6ca67
 VARIANTS = ('xdc', 'sdc', 'mdc', 'cdc')
 
 def _ks(k): return tuple(k) if isinstance(k, (tuple, list)) else (k,)
@@ -39,7 +40,7 @@ def plan_heads(variant, n_clusters)->tuple:
             if (src == 'av' and srcs[enc] == 'J') or (src != 'av' and src in srcs[enc]): heads.append((f'{enc}<-{c}', enc, c))
     return clusterings, heads
 
-# %% ../nbs/06_callback.ipynb #8a00f0d3
+# %% ../nbs/06_callback.ipynb #e11c2070
 MODALITY_PAIRS = (('video', 'audio'), ('video', 'video'), ('audio', 'audio'))
 
 class ClusterState(nn.Module):
@@ -72,7 +73,7 @@ class XDCModel(nn.Module):
         feats = dict(v=fv, a=fa)
         return tuple(self.heads[name](feats[enc]) for name, enc, _ in self.head_spec)
 
-# %% ../nbs/06_callback.ipynb #678e7fc3
+# %% ../nbs/06_callback.ipynb #1939c820
 class MultiHeadLoss(nn.Module):
     "Cross-entropy summed over heads: `preds` one logit tensor per head, `targ` `(B, n_heads)` labels."
     def forward(self, preds, targ):
@@ -80,7 +81,7 @@ class MultiHeadLoss(nn.Module):
     def activation(self, preds): return tuple(p.softmax(-1) for p in preds)
     def decodes(self, preds): return tuple(p.argmax(-1) for p in preds)
 
-# %% ../nbs/06_callback.ipynb #8a75fe46
+# %% ../nbs/06_callback.ipynb #61fd1c00
 @torch.no_grad()
 def extract_av_features(model, dl, n_items, parent=None, dtype=torch.float32)->tuple:
     "Video and audio features `(n_items, d)` of the items of `dl` (placed by clip id, stored as `dtype`), and which ids were seen."
@@ -98,7 +99,7 @@ def extract_av_features(model, dl, n_items, parent=None, dtype=torch.float32)->t
     finally: model.train(was_training)
     return fv, fa, seen
 
-# %% ../nbs/06_callback.ipynb #e017ae69
+# %% ../nbs/06_callback.ipynb #2aa0b55a
 def _inner(dl): return dl.dl if isinstance(dl, DistributedDL) else dl     # the loader fastai's `DistributedDL` wraps
 
 class ClusterCallback(Callback):
@@ -120,7 +121,7 @@ class ClusterCallback(Callback):
         self.valid_ids = torch.tensor([idx[str(f)] for f in self.dls.valid.items])
 
     def before_train(self):
-        if self.clustered_epoch is not None and any(type(cb).__name__ == 'LRFinder' for cb in self.learn.cbs): return  # lr_find: cluster once
+        if self.clustered_epoch is not None and any(isinstance(cb, LRFinder) for cb in self.learn.cbs): return  # lr_find: cluster once
         due = self.clustered_epoch is None or self.epoch - self.clustered_epoch >= self.recluster_every
         if due and self.clustered_epoch != self.epoch: self.recluster(self.epoch)
 

@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['COMMANDS', 'demo', 'verify', 'prepare', 'pretrain', 'extract', 'finetune', 'main']
 
-# %% ../nbs/11_cli.ipynb #7c79da80
+# %% ../nbs/11_cli.ipynb #839bd97b
 import sys
 from pathlib import Path
 from fastcore.script import anno_parser
 
-# %% ../nbs/11_cli.ipynb #ef3107da
+# %% ../nbs/11_cli.ipynb #fb7f52f9
 def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume=False):
     "Pretrain one variant; run folder gets config.json, metrics.csv and checkpoint.pth."
     import json, warnings
@@ -34,13 +34,12 @@ def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out,
         learn.fit_one_cycle(epochs, lr, start_epoch=start, cbs=cbs)
     return learn
 
-def _final_nmi(learn, modality):
+def _final_nmi(run, modality):
+    "NMI of a `ClusterRun`'s last `modality` clustering with the true labels (training items)."
     from xdc_fast.cluster import nmi
-    from xdc_fast.widgets import _clustering_name
-    st, ids = learn.model.cluster_state, learn.cluster_cb.train_ids
-    return nmi(learn.dls.labels[ids], st.get(f'labels_{_clustering_name(learn, modality)}')[ids])
+    return nmi(run.labels[run.train_ids], run.train_labels(modality))
 
-# %% ../nbs/11_cli.ipynb #46e0d690
+# %% ../nbs/11_cli.ipynb #277a3980
 def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder per pretraining run
          n_classes:int=4,           # synthetic classes (at most 8)
          clips_per_class:int=200,   # clips per class (3/4 train, 1/4 valid)
@@ -57,6 +56,7 @@ def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder 
     from xdc_fast.synthetic import make_synthetic_av
     from xdc_fast.data.block import AVDataLoaders
     from xdc_fast.widgets import show_clusters
+    from xdc_fast.results import ClusterRun
     out = Path(out)
     path = make_synthetic_av(out/'data', n_classes=n_classes, clips_per_class=clips_per_class, seed=seed)
     dls = AVDataLoaders.from_folder(path, bs=bs, num_workers=workers, size=32, crop=32, n_frames=4)
@@ -67,15 +67,16 @@ def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder 
     for variant in ('xdc', 'sdc'):
         print(f"\n{variant.upper()} pretraining ({epochs} epochs, k={k}, clustering every {recluster_every}, r2plus1d_small + resnet_small_audio):")
         learn = _pretrain(dls, variant, epochs, lr, (k, k), 'r2plus1d_small', 'resnet_small_audio', out/variant, seed, None, recluster_every)
-        res[variant] = {m: _final_nmi(learn, m) for m in ('video', 'audio')}
-        fig = show_clusters(learn, 'video', n_samples=4, max_clusters=6)
+        run = ClusterRun.from_learner(learn)
+        res[variant] = {m: _final_nmi(run, m) for m in ('video', 'audio')}
+        fig = show_clusters(run, 'video', n_samples=4, max_clusters=6)
         fig.savefig(out/f'{variant}_video_clusters.png', dpi=80)
     print(f"figures: {out/'show_batch.png'}, {out/'xdc_video_clusters.png'}, {out/'sdc_video_clusters.png'}")
     print("cluster NMI with the synthetic classes (train split): " +
           '; '.join(f"{m}: XDC {res['xdc'][m]:.3f} vs SDC {res['sdc'][m]:.3f}" for m in ('video', 'audio')))
     return res
 
-# %% ../nbs/11_cli.ipynb #3efa79c9
+# %% ../nbs/11_cli.ipynb #a81a8581
 def verify(path:str,                # folder of videos
            need_audio:bool=True,    # report files without an audio stream
            workers:int=None,        # worker processes (default: CPU count)
@@ -90,7 +91,7 @@ def verify(path:str,                # folder of videos
     print(f"{len(files) - len(bad)} of {len(files)} files OK", file=sys.stderr)
     sys.exit(1 if bad else 0)
 
-# %% ../nbs/11_cli.ipynb #c65f49ff
+# %% ../nbs/11_cli.ipynb #7d1ab838
 def prepare(src:str,                # folder of videos
             dst:str,                # output folder
             fps:int=16,             # output frame rate
@@ -107,7 +108,7 @@ def prepare(src:str,                # folder of videos
     for f, reason in bad: print(f"{f}\t{reason}")
     sys.exit(1 if bad else 0)
 
-# %% ../nbs/11_cli.ipynb #ff4835ec
+# %% ../nbs/11_cli.ipynb #19734127
 def pretrain(data:str,                      # folder of videos (any layout; train/ and valid/ sub-folders are used if present)
              out:str='xdc_run',             # run folder: config.json, metrics.csv, checkpoint.pth
              variant:str='xdc',             # xdc, sdc, mdc or cdc
@@ -147,7 +148,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     finally: teardown_distributed()
     if main: print(f"run folder: {out} (config.json, metrics.csv, checkpoint.pth, cluster_run.pt)")
 
-# %% ../nbs/11_cli.ipynb #01ed75d1
+# %% ../nbs/11_cli.ipynb #58543474
 def _run_encoder(run, modality, cmd):
     "The pretrained `modality` encoder of a run folder and the run's config (exits with a message if the folder is not a run)."
     import json, torch
@@ -167,7 +168,7 @@ def _check_modality(modality, cmd):
 
 _CLIP_KEYS = ('n_frames', 'fps', 'size', 'crop', 'audio_secs', 'sample_rate', 'n_mels')
 
-# %% ../nbs/11_cli.ipynb #cacb252d
+# %% ../nbs/11_cli.ipynb #1ae402ce
 def extract(data:str,                   # folder of videos
             run:str=None,               # pretraining run folder (config.json + checkpoint.pth); required
             out:str='features.pt',      # output file (torch.save)
@@ -198,7 +199,7 @@ def extract(data:str,                   # folder of videos
     torch.save(res, out)
     print(f"{out}: {len(f.items)} videos x {f.feats.shape[1]} features ({modality}); {len(f.failed)} files failed")
 
-# %% ../nbs/11_cli.ipynb #e5072871
+# %% ../nbs/11_cli.ipynb #16214034
 def finetune(data:str,                  # folder with {train,valid}/{class}/ videos
              run:str=None,              # pretraining run folder; None: random initialisation (the baseline)
              out:str='xdc_finetune',    # output folder: metrics.csv, model.pth, results.json
@@ -238,7 +239,7 @@ def finetune(data:str,                  # folder with {train,valid}/{class}/ vid
     (out/'results.json').write_text(json.dumps(res, indent=1))
     print(f"video-level accuracy ({n_clips} clips per video, {len(r['items'])} videos): {r['accuracy']:.3f}; clip-level {r['clip_accuracy']:.3f}")
 
-# %% ../nbs/11_cli.ipynb #9c845806
+# %% ../nbs/11_cli.ipynb #8ad2bc20
 COMMANDS = dict(demo=demo, pretrain=pretrain, verify=verify, prepare=prepare, extract=extract, finetune=finetune)
 
 def _underscored(arg):
@@ -261,6 +262,6 @@ def main():
     kwargs = {k: v for k, v in vars(args).items() if k not in ('pdb', 'xtra')}   # anno_parser's own extras
     func(**kwargs)                  # the console script exits with main's result: None is success
 
-# %% ../nbs/11_cli.ipynb #fa4a065f
+# %% ../nbs/11_cli.ipynb #14284f97
 #| eval: false
 if __name__ == '__main__': main()

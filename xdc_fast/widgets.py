@@ -6,7 +6,7 @@
 __all__ = ['cluster_members', 'cluster_confusion', 'show_clusters', 'plot_metrics', 'plot_cluster_sizes', 'plot_confusion',
            'ClusterExplorer']
 
-# %% ../nbs/09_widgets.ipynb #2586538e
+# %% ../nbs/09_widgets.ipynb #b94780c0
 import base64, html, itertools, json, random, tempfile
 from collections import Counter
 from functools import lru_cache
@@ -23,16 +23,11 @@ from .cluster import nmi
 from .results import ClusterRun, as_run
 from .learner import XDCLearner
 
-# %% ../nbs/09_widgets.ipynb #deee25f1
+# %% ../nbs/09_widgets.ipynb #a27fec06
 def _top(run, ids, n=3)->list:
     "The `n` most common true labels of the items `ids`, with counts ([] without labels)."
     if run.labels is None or not len(ids): return []
     return [(run.vocab[k] if run.vocab else str(k), c) for k, c in Counter(run.labels[ids].tolist()).most_common(n)]
-
-def _clustering_name(learn_or_run, modality)->str:
-    "Name of the clustering of `modality` in a learner or a run (used by `xdc_fast.cli`)."
-    if isinstance(learn_or_run, ClusterRun): return learn_or_run.clustering_name(modality)
-    return ClusterRun({n: None for n in learn_or_run.model.clusterings}, [], []).clustering_name(modality)
 
 def cluster_members(learn_or_run,       # a trained `xdc_learner` or a `ClusterRun`
                     modality='video',   # 'video', 'audio', 'joint' (CDC) or a clustering name ('v16')
@@ -52,7 +47,7 @@ def cluster_members(learn_or_run,       # a trained `xdc_learner` or a `ClusterR
         out.append(dict(cluster=c, size=len(m), items=m[:n_samples].tolist(), top=top, purity=top[0][1] / len(m) if top else None))
     return out
 
-# %% ../nbs/09_widgets.ipynb #758e44a1
+# %% ../nbs/09_widgets.ipynb #6fb064e7
 def cluster_confusion(learn_or_run, rows='video', cols='audio')->torch.Tensor:
     "Counts `(k_rows, k_cols)` of training items in cluster i of clustering `rows` and cluster j of `cols`."
     run = as_run(learn_or_run)
@@ -60,7 +55,7 @@ def cluster_confusion(learn_or_run, rows='video', cols='audio')->torch.Tensor:
     ka, kb = (run.clusterings[run.clustering_name(m)]['k'] for m in (rows, cols))
     return torch.bincount(a * kb + b, minlength=ka * kb).view(ka, kb)  # (ka*kb,) -> (ka,kb)
 
-# %% ../nbs/09_widgets.ipynb #be537965
+# %% ../nbs/09_widgets.ipynb #c0492611
 def show_clusters(learn_or_run,          # a trained `xdc_learner` or a `ClusterRun`
                   modality='video',      # 'video', 'audio', 'joint' (CDC) or a clustering name
                   clusters=None,         # cluster ids to show (default: the largest `max_clusters`)
@@ -92,14 +87,14 @@ def _row_title(row, modality='video'):
     if row['top']: t += ' · ' + ' · '.join(f'{l} {n}' for l, n in row['top']) + f" · purity {row['purity']:.2f}"
     return t
 
-# %% ../nbs/09_widgets.ipynb #a2c69d48
+# %% ../nbs/09_widgets.ipynb #2081018e
 def _learn_show_clusters(self, modality='video', **kwargs):
     "`show_clusters` of this learner: `learn.show_clusters('audio', n_samples=4)`."
     return show_clusters(self, modality, **kwargs)
 
 XDCLearner.show_clusters = _learn_show_clusters
 
-# %% ../nbs/09_widgets.ipynb #0fea576b
+# %% ../nbs/09_widgets.ipynb #58a80a58
 def plot_metrics(learn_or_run,          # a trained `xdc_learner` or a `ClusterRun`
                  prefix='nmi',          # metrics whose name starts with this ('nmi', 'largest', 'empty', 'train_loss' ...)
                  ax=None):
@@ -141,7 +136,7 @@ def plot_confusion(learn_or_run, rows='video', cols='audio', ax=None):
     ax.set_title(f'{rows} vs {cols}: NMI {nmi(run.train_labels(rows), run.train_labels(cols)):.2f}', fontsize=10)
     return ax.figure
 
-# %% ../nbs/09_widgets.ipynb #6bd4cf6b
+# %% ../nbs/09_widgets.ipynb #6a793581
 _OTHER = {'video': 'audio', 'audio': 'video'}
 
 class ClusterExplorer:
@@ -166,7 +161,7 @@ class ClusterExplorer:
 
     def __repr__(self): return f"ClusterExplorer({self.run!r})"
 
-# %% ../nbs/09_widgets.ipynb #7389c3bc
+# %% ../nbs/09_widgets.ipynb #ef015642
 def _mod(self, modality): return modality or self.modality
 
 @patch
@@ -215,7 +210,7 @@ def cross_modal(self:ClusterExplorer, c, modality=None)->L:
     labels = self.run.clusterings[self.run.clustering_name(other)]['labels'][ids]
     return L(Counter(labels.tolist()).most_common())
 
-# %% ../nbs/09_widgets.ipynb #84e1ed22
+# %% ../nbs/09_widgets.ipynb #90066a1d
 @patch
 def _encode(self:ClusterExplorer, i)->str:
     "Clip `i` (centre of its file) as an mp4 (H.264 + AAC) data URI; '' when the file cannot be decoded."
@@ -227,7 +222,7 @@ def _encode(self:ClusterExplorer, i)->str:
         f = write_av(Path(d)/'clip.mp4', frames=v.numpy(), audio=a.clamp(-1, 1)[None].numpy(), fps=self.fps, sample_rate=sr)
         return 'data:video/mp4;base64,' + base64.b64encode(f.read_bytes()).decode()
 
-# %% ../nbs/09_widgets.ipynb #791f87bd
+# %% ../nbs/09_widgets.ipynb #141c41ed
 _CSS = """<style>
 .xdc-explorer { font: 13px/1.4 -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #222; }
 .xdc-explorer .xdc-bar-ctl { margin: .3rem 0 .6rem; } .xdc-explorer .xdc-bar-ctl select { margin-right: 1rem; }
@@ -279,7 +274,7 @@ def cluster_html(self:ClusterExplorer,
             f'<h4>{html.escape(_row_title(row, m))} · agreement {fmt(row["agreement"])}</h4>'
             f'<div class="xdc-stats">{stats}</div><div class="xdc-clips">{clips}</div></div>')
 
-# %% ../nbs/09_widgets.ipynb #a5d2fe2b
+# %% ../nbs/09_widgets.ipynb #59ee31c6
 _JS = """<script>(function(){var root=document.getElementById('%s'); if(!root) return;
 function show(){var m=root.querySelector('select.xdc-mod').value, s=root.querySelector('select.xdc-sort').value;
  root.querySelectorAll('section[data-modality]').forEach(function(sec){sec.style.display=(sec.dataset.modality===m)?'':'none';
@@ -315,7 +310,7 @@ def export_html(self:ClusterExplorer, path, title='xdc_fast cluster explorer', *
                     f'<h2>{html.escape(title)}</h2><p>{html.escape(repr(self.run))}</p>\n{self.to_html(**kwargs)}\n</body></html>\n', encoding='utf-8')
     return path
 
-# %% ../nbs/09_widgets.ipynb #86972971
+# %% ../nbs/09_widgets.ipynb #9900a6c4
 @patch
 def widget(self:ClusterExplorer):
     "The ipywidgets app (built once): modality toggle, sort, cluster and nearest/random selectors over `cluster_html`."
