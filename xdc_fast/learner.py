@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['XDCLearner', 'xdc_learner', 'CPUAutocast', 'RunCheckpoint', 'RunCSVLogger']
 
-# %% ../nbs/07_learner.ipynb #c308f1ec
-import os, random
+# %% ../nbs/07_learner.ipynb #3168539d
+import os, random, warnings
 from functools import partial
 from pathlib import Path
 import numpy as np
@@ -24,7 +24,7 @@ from .callback import plan_heads, XDCModel, MultiHeadLoss, ClusterCallback, MODA
 from .results import SaveClusterRun
 from .distributed import unwrap, is_main
 
-# %% ../nbs/07_learner.ipynb #209d1ee5
+# %% ../nbs/07_learner.ipynb #fb2f0b2c
 class XDCLearner(Learner):
     "A fastai `Learner` for audio-video deep clustering, with its encoders at hand."
     @property
@@ -45,7 +45,7 @@ def _cluster_metrics(cb, clusterings, has_truth):
         names.append('nmi_va')
     return [ValueMetric(partial(_logged, cb, n), n) for n in names]
 
-# %% ../nbs/07_learner.ipynb #d2700b22
+# %% ../nbs/07_learner.ipynb #9057c004
 @delegates(Learner.__init__, but=['model', 'loss_func'])
 def xdc_learner(dls,                            # `AVDataLoaders` (video clip, log-mel, clip id)
                 variant='xdc',                  # 'xdc', 'sdc', 'mdc' or 'cdc'
@@ -72,7 +72,7 @@ def xdc_learner(dls,                            # `AVDataLoaders` (video clip, l
     learn.variant = variant
     return learn
 
-# %% ../nbs/07_learner.ipynb #b4507da6
+# %% ../nbs/07_learner.ipynb #f8881170
 class CPUAutocast(Callback):
     "bfloat16 autocast of the forward pass and loss on the CPU (the CPU counterpart of fastai's `MixedPrecision`)."
     order = 10
@@ -85,13 +85,17 @@ class CPUAutocast(Callback):
     def after_batch(self): self._exit()             # also after a cancelled batch
 
 @patch
-def to_mixed(self:XDCLearner):
-    "Mixed precision for this machine: `to_fp16` on CUDA, bfloat16 autocast (`CPUAutocast`) on the CPU."
+def to_mixed(self:XDCLearner, cpu_bf16=False):
+    "Mixed precision for this machine: `to_fp16` on CUDA; on the CPU float32 unless `cpu_bf16` (then `CPUAutocast`)."
     if torch.cuda.is_available(): return self.to_fp16()
+    if not cpu_bf16:
+        warnings.warn("to_mixed: no CUDA, training stays float32 (bf16 autocast on the CPU gave NaN losses in our tests; "
+                      "to_mixed(cpu_bf16=True) uses it anyway)")
+        return self
     if not any(isinstance(cb, CPUAutocast) for cb in self.cbs): self.add_cb(CPUAutocast())
     return self
 
-# %% ../nbs/07_learner.ipynb #248933fa
+# %% ../nbs/07_learner.ipynb #8fb5e1f3
 def _rng_state()->dict:
     np_state = np.random.get_state()
     return dict(python=random.getstate(), torch=torch.get_rng_state(),
@@ -137,7 +141,7 @@ def _resume(self:XDCLearner, path)->int:
 
 XDCLearner.resume = _resume
 
-# %% ../nbs/07_learner.ipynb #54991a4b
+# %% ../nbs/07_learner.ipynb #96fc3699
 class RunCSVLogger(CSVLogger):
     "fastai's `CSVLogger` for resumable runs: one header, earlier rows kept, no rows for the epochs skipped on resume."
     def __init__(self, fname='metrics.csv', start_epoch=0):
