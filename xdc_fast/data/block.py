@@ -6,7 +6,7 @@
 __all__ = ['VIDEO_EXTS', 'get_video_files', 'VideoRef', 'AudioRef', 'DecodeAV', 'DecodeAVTrain', 'VideoBlock', 'AudioBlock',
            'ClipIdBlock', 'verify_videos_cached', 'AVTfmdDL', 'AVDataLoaders']
 
-# %% ../../nbs/03_data.block.ipynb #94d092bd
+# %% ../../nbs/03_data.block.ipynb #b58fa09e
 import hashlib, json, os, random, warnings, multiprocessing as mp
 from collections import Counter
 from pathlib import Path
@@ -24,14 +24,14 @@ from .decode import decode_clip, verify_videos, DecodeError
 from .video import NormalizeVideo, RandomResizedCropVideo, CentreCropVideo, ColourJitterVideo
 from .audio import LogMel, GainJitter, SpecMask
 
-# %% ../../nbs/03_data.block.ipynb #630d1e34
+# %% ../../nbs/03_data.block.ipynb #92fee57d
 VIDEO_EXTS = ('.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.ts', '.flv', '.ogv', '.3gp')
 
 def get_video_files(path, extensions=VIDEO_EXTS, recurse=True, folders=None)->L:
     "Video files under `path` (recursively by default), sorted, with one of `extensions`."
     return L(sorted(get_files(path, extensions=extensions, recurse=recurse, folders=folders)))   # sorted: stable clip ids
 
-# %% ../../nbs/03_data.block.ipynb #45d1c00f
+# %% ../../nbs/03_data.block.ipynb #31f273fa
 class VideoRef:
     "A video file whose clip is still to be decoded, with the clip settings."
     def __init__(self, path, **cfg): self.path, self.cfg = Path(path), cfg
@@ -46,7 +46,7 @@ class _ToRef(Transform):
     def __init__(self, ref_cls, **cfg): super().__init__(); self.ref_cls, self.cfg = ref_cls, cfg
     def encodes(self, o:(str, Path)): return self.ref_cls(o, **self.cfg)
 
-# %% ../../nbs/03_data.block.ipynb #5247ee67
+# %% ../../nbs/03_data.block.ipynb #8d9c7347
 class DecodeAV(ItemTransform):
     "Decode the `VideoRef`/`AudioRef` of an item together (centre clip), with one `decode_clip` call per item."
     mode, order = 'centre', -10
@@ -67,7 +67,7 @@ class DecodeAVTrain(DecodeAV):
     "`DecodeAV` with a random clip per item, on the training set only; it runs first and leaves nothing for `DecodeAV`."
     mode, split_idx, order = 'random', 0, -11
 
-# %% ../../nbs/03_data.block.ipynb #0edc33f1
+# %% ../../nbs/03_data.block.ipynb #9972147f
 def VideoBlock(n_frames=8,        # frames per clip
                fps=16,            # clip frame rate (frames are picked by timestamp)
                size=128,          # decoded short side (centre square)
@@ -76,9 +76,10 @@ def VideoBlock(n_frames=8,        # frames per clip
                augment=True,      # random resized crop + flip on the training set
                scale=(0.35, 1.),  # area range of the random crop
                colour=True,       # colour jitter (channel permutation, brightness, contrast, grey) on the training set
+               flip=True,         # random horizontal flips (turn off when left and right matter: text, digits)
               ):
     "A `TransformBlock` for video clips decoded with PyAV, normalised and cropped on the device."
-    crop_tfm = RandomResizedCropVideo(crop, scale=scale) if augment else CentreCropVideo(crop)
+    crop_tfm = RandomResizedCropVideo(crop, scale=scale, flip=flip) if augment else CentreCropVideo(crop)
     return TransformBlock(type_tfms=_ToRef(VideoRef, n_frames=n_frames, fps=fps, size=size, pad=pad),
                           item_tfms=[DecodeAVTrain(), DecodeAV()],
                           batch_tfms=[NormalizeVideo(), crop_tfm, CentreCropVideo(crop)] + ([ColourJitterVideo()] if augment and colour else []))
@@ -105,7 +106,7 @@ def ClipIdBlock(files):
     "A `TransformBlock` whose target is each file's index in `files`."
     return TransformBlock(type_tfms=_ClipId(files))
 
-# %% ../../nbs/03_data.block.ipynb #c7b73c61
+# %% ../../nbs/03_data.block.ipynb #5ec1d527
 def _cache_file(root, need_audio):
     d = Path(os.environ.get('XDC_FAST_CACHE', Path.home()/'.cache'/'xdc_fast'))
     return d/f"verify-{hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:16]}-{int(need_audio)}.json"
@@ -127,7 +128,7 @@ def verify_videos_cached(files, root, need_audio=True, n_workers=None, progress=
     except OSError as e: warnings.warn(f"could not write the verify cache {cf}: {e}")
     return L((f, cache[str(f)][2]) for f in files if cache[str(f)][2])
 
-# %% ../../nbs/03_data.block.ipynb #878c5875
+# %% ../../nbs/03_data.block.ipynb #04a420d8
 class AVTfmdDL(TfmdDL):
     "A `TfmdDL` that replaces items whose file fails to decode, and shows clips with their spectrogram and sound."
     max_retries = 20
@@ -155,7 +156,7 @@ class AVTfmdDL(TfmdDL):
         if self.weights is None or not self.shuffle: return super().get_idxs()
         return torch.multinomial(self.weights, self.n, replacement=True).tolist()
 
-# %% ../../nbs/03_data.block.ipynb #29f733c7
+# %% ../../nbs/03_data.block.ipynb #90db4413
 from IPython.display import display, Audio as _AudioPlayer, HTML as _HTML
 import matplotlib.pyplot as plt
 
@@ -188,7 +189,7 @@ def _av_show_batch(self:AVTfmdDL, max_n=4, audio=True, **kwargs):
 
 AVTfmdDL.show_batch = _av_show_batch
 
-# %% ../../nbs/03_data.block.ipynb #3f029def
+# %% ../../nbs/03_data.block.ipynb #b51c44fd
 _VALID_NAMES = ('valid', 'val', 'validation', 'test')
 
 def _split_names(files, root):
@@ -204,7 +205,7 @@ def _folder_labels(files, root):
     vocab = sorted(set(names))
     return torch.tensor([vocab.index(n) for n in names]), vocab
 
-# %% ../../nbs/03_data.block.ipynb #dbfb7510
+# %% ../../nbs/03_data.block.ipynb #b308e7a3
 class AVDataLoaders(DataLoaders):
     "`DataLoaders` of synced (video clip, audio window, clip id) items for self-supervised audio-video learning."
     @classmethod
@@ -221,7 +222,9 @@ class AVDataLoaders(DataLoaders):
                     n_mels=40,               # mel bands
                     missing_audio='skip',    # files without audio: 'skip' (with a warning), 'silence' or 'error'
                     pad='loop',              # files shorter than a clip: 'loop', 'last' or 'error'
-                    augment=True,            # training augmentation (crops, flips, gain, masking)
+                    augment=True,            # training augmentation (crops, flips, colour, gain, masking)
+                    crop_scale=(0.35, 1.),   # area range of the random training crop
+                    flip=True,               # random horizontal flips in training
                     labels=True,             # read class labels from folder names (for evaluation only)
                     extensions=VIDEO_EXTS,   # file extensions
                     verify=True,             # check every file first (cached) and leave bad ones out
@@ -246,7 +249,7 @@ class AVDataLoaders(DataLoaders):
         if splitter is None:
             by_name = _split_names(files, path) if valid_pct is None else None
             splitter = (lambda _: by_name) if by_name is not None else RandomSplitter(valid_pct or 0.2, seed=seed)
-        dblock = DataBlock(blocks=(VideoBlock(n_frames, fps, size, crop, pad, augment),
+        dblock = DataBlock(blocks=(VideoBlock(n_frames, fps, size, crop, pad, augment, crop_scale, flip=flip),
                                    AudioBlock(audio_secs, sample_rate, n_mels, 'silence' if missing_audio == 'silence' else 'error', augment),
                                    ClipIdBlock(files)), n_inp=2, splitter=splitter)
         nw = min(os.cpu_count() or 1, 8) if num_workers is None else num_workers
