@@ -7,7 +7,7 @@ __all__ = ['Features', 'window_starts', 'extract_features', 'ProbeResult', 'line
            'KNNMonitor', 'classification_dls', 'Classifier', 'classifier_splitter', 'finetune_learner',
            'video_level_accuracy']
 
-# %% ../nbs/10_transfer.ipynb #e7847f8c
+# %% ../nbs/10_transfer.ipynb #d255ab12
 import math, os, warnings
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -43,7 +43,7 @@ from .data.block import (VIDEO_EXTS, get_video_files, VideoBlock, AudioBlock, AV
 from .models import get_encoder
 from .callback import extract_av_features, _inner
 
-# %% ../nbs/10_transfer.ipynb #7b5693c3
+# %% ../nbs/10_transfer.ipynb #c6ad9728
 @dataclass
 class Features:
     "Features of a list of videos: `feats` `(N,d)` for `items`, which are `inputs[idx]`; per-video windows and their start times."
@@ -56,7 +56,7 @@ class Features:
     failed: L = field(default_factory=L)  # (file, reason) of every skipped file
     def __len__(self): return len(self.items)
 
-# %% ../nbs/10_transfer.ipynb #5e3240cf
+# %% ../nbs/10_transfer.ipynb #fa9d444d
 def window_starts(duration,    # video length (s)
                   window,      # window length (s)
                   stride,      # hop between windows (s)
@@ -69,7 +69,7 @@ def window_starts(duration,    # video length (s)
     if starts[-1] + window < duration - 1e-3: starts.append(duration - window)   # last window ends at the end
     return starts
 
-# %% ../nbs/10_transfer.ipynb #68824d2e
+# %% ../nbs/10_transfer.ipynb #e90e5662
 def _clip_plan(path, n_clips, window, stride, clip_secs, audio_secs):
     "Clip starts (s) of `path`, the window index of each, and the window starts (None without windows)."
     if window is None and n_clips == 1: return ['centre'], [0], None      # exactly the validation clip
@@ -98,7 +98,7 @@ class _ClipSet(Dataset):
             return i, torch.stack(xs), torch.tensor(win), w_starts, None
         except Exception as e: return i, None, None, None, f"{type(e).__name__}: {e}"
 
-# %% ../nbs/10_transfer.ipynb #f37765bf
+# %% ../nbs/10_transfer.ipynb #0439a1b7
 def _preprocess(xs, modality, cfg):
     "Decoded clips to encoder input: uint8 `(n,T,H,W,3)` -> normalised, centre-cropped `(n,3,T,crop,crop)`; audio `(n,S)` -> log-mel."
     if modality == 'video': x = CentreCropVideo(cfg['crop'])(NormalizeVideo()(TensorVideo(xs)))
@@ -122,7 +122,7 @@ def _clip_cfg(src, overrides):
     found = getattr(src, 'clip_cfg', None) or (_dl_clip_cfg(src) if isinstance(src, TfmdDL) else {})
     return {**_CLIP_CFG, **found, **{k: v for k, v in overrides.items() if v is not None}}
 
-# %% ../nbs/10_transfer.ipynb #6d664c53
+# %% ../nbs/10_transfer.ipynb #74e0b481
 def _pick_encoder(model, modality):
     "The encoder of `modality` in a Learner, an `XDCModel`, a `Classifier`, or a bare encoder module."
     if isinstance(model, Learner): model = model.model
@@ -144,7 +144,7 @@ def _items_labels(src):
         labels = torch.as_tensor(all_labels)[[pos[str(f)] for f in files]]
     return files, labels
 
-# %% ../nbs/10_transfer.ipynb #96e8e708
+# %% ../nbs/10_transfer.ipynb #089db313
 def _collate(batch): return batch
 
 @torch.no_grad()
@@ -171,7 +171,7 @@ def _warn_failed(failed, n):
     if failed: warnings.warn(f"{len(failed)} of {n} files could not be decoded and were skipped (listed in `.failed`): "
                              f"first: {failed[0][0]} ({failed[0][1]})")
 
-# %% ../nbs/10_transfer.ipynb #1e3267ad
+# %% ../nbs/10_transfer.ipynb #efddda60
 def extract_features(learn_or_encoder,       # a Learner (XDC or `finetune_learner`), an `XDCModel`, or an encoder module
                      items_or_dl,            # video files, a `DataLoader` (its items) or `DataLoaders` (all `dls.files`)
                      modality='video',       # 'video' or 'audio'
@@ -205,7 +205,7 @@ def extract_features(learn_or_encoder,       # a Learner (XDC or `finetune_learn
     return Features(torch.stack(rows), files[keep], idx, labels[idx] if labels is not None else None,
                     wins if window is not None else None, w_starts if window is not None else None, failed)
 
-# %% ../nbs/10_transfer.ipynb #3d12dd87
+# %% ../nbs/10_transfer.ipynb #e343b13e
 @dataclass
 class ProbeResult:
     "A fitted linear probe: validation `accuracy`, the sklearn `model` (scaler + classifier), the chosen `C` and the search scores."
@@ -223,7 +223,7 @@ def _probe_model(model, C, seed, max_iter):
     else: raise ValueError(f"model must be 'logreg' or 'svm', got {model!r}")
     return make_pipeline(StandardScaler(), clf)
 
-# %% ../nbs/10_transfer.ipynb #aeb1015e
+# %% ../nbs/10_transfer.ipynb #48a83a11
 def linear_probe(train_feats,                  # (N,d) frozen features of the training split
                  train_labels,                 # (N,) class indices
                  valid_feats,                  # (M,d) features of the validation split
@@ -247,7 +247,7 @@ def linear_probe(train_feats,                  # (N,d) frozen features of the tr
         clf = _probe_model(model, best, seed, max_iter).fit(xt, yt)
     return ProbeResult(float((clf.predict(xv) == yv).mean()), clf, best, search)
 
-# %% ../nbs/10_transfer.ipynb #210a2c0c
+# %% ../nbs/10_transfer.ipynb #4e953027
 @torch.no_grad()
 def knn_predict(train_feats,        # (N,d) memory bank
                 train_labels,       # (N,) class indices
@@ -274,7 +274,7 @@ def knn_accuracy(train_feats, train_labels, valid_feats, valid_labels, **kwargs)
     "Accuracy of `knn_predict` on the validation items."
     return float((knn_predict(train_feats, train_labels, valid_feats, **kwargs) == torch.as_tensor(valid_labels).cpu()).float().mean())
 
-# %% ../nbs/10_transfer.ipynb #d981882b
+# %% ../nbs/10_transfer.ipynb #854597fd
 def _knn_names(inputs):
     a, b = inputs[0][0], inputs[1][0]
     return [f'knn_{a}', f'knn_{b}'] if a != b else [f'knn_{a}1', f'knn_{b}2']
@@ -318,7 +318,7 @@ class KNNMonitor(Callback):
         feats = extract_av_features(getattr(self.learn.model, 'module', self.learn.model), dl, len(files), parent=mbar)[:2]
         return [knn_accuracy(f[tr], labels[tr], f[va], labels[va], k=self.k, weighted=self.weighted, T=self.T) for f in feats]
 
-# %% ../nbs/10_transfer.ipynb #6a04c9fc
+# %% ../nbs/10_transfer.ipynb #9020775a
 def classification_dls(path,                    # folder of `{class}/*.mp4` (with `train/` + `valid/` folders, or a random split)
                        modality='video',        # 'video' (clips) or 'audio' (log-mel of the audio windows)
                        valid_pct=None,          # random validation fraction (default: `train/`+`valid/` folders if present, else 0.2)
@@ -330,6 +330,8 @@ def classification_dls(path,                    # folder of `{class}/*.mp4` (wit
                        sample_rate=16000,       # audio rate
                        n_mels=40,               # mel bands
                        augment=True,            # training augmentation
+                       crop_scale=(0.35, 1.),   # area range of the random training crop (video)
+                       flip=True,               # random horizontal flips in training (video)
                        extensions=VIDEO_EXTS,   # file extensions
                        verify=True,             # check every file first (cached) and leave bad ones out
                        seed=None,               # seed of the random split
@@ -347,7 +349,7 @@ def classification_dls(path,                    # folder of `{class}/*.mp4` (wit
     files = files.filter(lambda f: f not in set(bad.itemgot(0)))
     by_name = _split_names(files, path) if valid_pct is None else None
     splitter = (lambda _: by_name) if by_name is not None else RandomSplitter(valid_pct or 0.2, seed=seed)
-    x_block = (VideoBlock(n_frames, fps, size, crop, 'loop', augment) if modality == 'video'
+    x_block = (VideoBlock(n_frames, fps, size, crop, 'loop', augment, crop_scale, flip=flip) if modality == 'video'
                else AudioBlock(audio_secs, sample_rate, n_mels, 'error', augment))
     dblock = DataBlock(blocks=(x_block, CategoryBlock), get_y=parent_label, splitter=splitter)
     nw = min(os.cpu_count() or 1, 8) if num_workers is None else num_workers
@@ -358,7 +360,7 @@ def classification_dls(path,                    # folder of `{class}/*.mp4` (wit
     for dl in dls.loaders: dl.files, dl.labels, dl.label_vocab = files, dls.labels, dls.label_vocab
     return dls
 
-# %% ../nbs/10_transfer.ipynb #2a5f8770
+# %% ../nbs/10_transfer.ipynb #fa5e4136
 class Classifier(nn.Module):
     "An encoder with a linear head: `(B,...)` inputs to `(B,n_classes)` logits."
     def __init__(self, encoder, n_classes, dropout=0.):
@@ -370,7 +372,7 @@ def classifier_splitter(m:Classifier)->list:
     "Two parameter groups: the encoder, then the head."
     return [params(m.encoder), params(m.head)]
 
-# %% ../nbs/10_transfer.ipynb #c51f400e
+# %% ../nbs/10_transfer.ipynb #4a6ce9ba
 @delegates(Learner.__init__, but=['model', 'splitter'])
 def finetune_learner(dls,                  # `classification_dls` (or any DataLoaders of (input, class))
                      encoder,              # a pretraining Learner, an XDCModel, an encoder module, or an arch name in `ENCODERS`
@@ -389,7 +391,7 @@ def finetune_learner(dls,                  # `classification_dls` (or any DataLo
     learn.modality = modality
     return learn
 
-# %% ../nbs/10_transfer.ipynb #bd40596f
+# %% ../nbs/10_transfer.ipynb #48df5491
 @torch.no_grad()
 def video_level_accuracy(learn,           # a `finetune_learner`
                          files=None,      # videos to evaluate (default: the validation items)
