@@ -1,0 +1,57 @@
+"`benchmarks/paper_table.py`: the table's JSON, nuisance labels and plot, on a tiny synthetic dataset (and AV-digits' labels when present)."
+import csv, importlib.util, json, random, shutil, subprocess, sys
+from pathlib import Path
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1]/'benchmarks'/'paper_table.py'
+
+
+def run(*args, timeout=900):
+    return subprocess.run([sys.executable, SCRIPT] + [str(a) for a in args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope='module')
+def ds_with_speakers(synth_ds, tmp_path_factory):
+    "The synthetic dataset with a `labels.csv` whose `speaker` column is the clip number's parity."
+    d = tmp_path_factory.mktemp('pt')/'ds'
+    shutil.copytree(synth_ds, d)
+    files = sorted(p.relative_to(d) for p in d.rglob('*.mp4'))
+    with open(d/'labels.csv', 'w', newline='') as f:
+        w = csv.writer(f); w.writerow(['file', 'digit', 'speaker', 'split'])
+        for i, p in enumerate(files): w.writerow([str(p), p.parent.name, f'spk{i % 2}', p.parts[0]])
+    return d
+
+
+def test_table_json_has_every_variant_seed_and_probe(ds_with_speakers, tmp_path):
+    out, png = tmp_path/'t.json', tmp_path/'t.png'
+    r = run('--data', ds_with_speakers, '--seeds', 2, '--epochs', 1, '--k', 3, '--k_sweep', '2', '--bs', 8, '--workers', 0,
+            '--variants', 'random,xdc,supervised', '--json', out, '--plot', png)
+    assert r.returncode == 0, r.stderr[-3000:]
+    t = json.loads(out.read_text())
+    assert set(t) == {'random', 'xdc', 'supervised', 'k_sweep', 'config'}
+    for v in ('random', 'xdc', 'supervised'):
+        assert [s['seed'] for s in t[v]['per_seed']] == [0, 1]
+        for p in ('video', 'audio', 'speaker', 'background'):
+            assert 0 <= t[v][p] <= 1 and t[v][p + '_std'] >= 0
+            assert t[v][p] == pytest.approx(sum(s[p] for s in t[v]['per_seed']) / 2)
+    assert set(t['k_sweep']) == {'2', '3'} and t['k_sweep']['3']['video'] == t['xdc']['per_seed'][0]['video']
+    assert t['config']['partial'] is False and t['config']['seeds'] == 2
+    assert png.stat().st_size > 10_000
+    assert 'video ordering:' in r.stdout and 'table took' in r.stdout
+
+
+def test_bad_arguments_exit_with_a_reason(synth_ds, tmp_path):
+    r = run('--data', synth_ds, '--variants', 'xdc,simclr')
+    assert r.returncode != 0 and "unknown variants ['simclr']" in r.stderr
+    r = run('--data', tmp_path)
+    assert r.returncode != 0 and 'needs train/ and valid/' in r.stderr
+
+
+def test_avdigits_nuisance_labels(avdigits):
+    spec = importlib.util.spec_from_file_location('paper_table', SCRIPT)
+    pt = importlib.util.module_from_spec(spec); spec.loader.exec_module(pt)
+    files = sorted((avdigits/'train').rglob('*.mp4'))
+    files = [files[i] for i in random.Random(0).sample(range(len(files)), 40)]
+    lab = pt.nuisance_labels(avdigits, files)
+    assert len(lab['speaker']) == len(files) and len(set(lab['speaker'])) == 4      # the 4 FSDD speakers
+    assert len(set(lab['background'])) >= 4                                           # random background colours
