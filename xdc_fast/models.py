@@ -6,13 +6,13 @@
 __all__ = ['ENCODERS', 'Conv2Plus1D', 'Block2Plus1D', 'R2Plus1D', 'r2plus1d_18', 'r2plus1d_small', 'CMVN', 'AudioResNet',
            'resnet18_audio', 'resnet_small_audio', 'get_encoder', 'xdc_r2plus1d_18', 'load_xdc_weights', 'reset_head']
 
-# %% ../nbs/04_models.ipynb #4a423dd3
+# %% ../nbs/04_models.ipynb #5016811c
 from pathlib import Path
 import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock as BasicBlock2d
 
-# %% ../nbs/04_models.ipynb #ceb8a1a5
+# %% ../nbs/04_models.ipynb #ef9f2494
 def _mid(i, o): return (i * o * 27) // (i * 9 + 3 * o)
 
 class Conv2Plus1D(nn.Sequential):
@@ -36,7 +36,7 @@ class Block2Plus1D(nn.Module):
         res = x if self.downsample is None else self.downsample(x)
         return self.relu(self.conv2(self.conv1(x)) + res)
 
-# %% ../nbs/04_models.ipynb #c3b0fa27
+# %% ../nbs/04_models.ipynb #0a14d870
 class R2Plus1D(nn.Module):
     "R(2+1)D video encoder: `(B,3,T,H,W)` clips to `(B,n_out)` pooled features."
     def __init__(self, widths=(64, 128, 256, 512), layers=(2, 2, 2, 2), mid='per_block', bn_eps=1e-5, stem_mid=45, input_norm=None):
@@ -69,7 +69,7 @@ def r2plus1d_small(**kwargs):
     "A small R(2+1)D (widths 32-256, one block per stage, 256-d features) for 64 px clips and CPU runs."
     return R2Plus1D((32, 64, 128, 256), (1, 1, 1, 1), stem_mid=24, **kwargs)
 
-# %% ../nbs/04_models.ipynb #5237a24f
+# %% ../nbs/04_models.ipynb #db1c7711
 class CMVN(nn.Module):
     "Cepstral mean and variance normalisation of log-mels `(B,C,n_mels,frames)`: each band of each example to zero mean, unit variance over time."
     def __init__(self, eps=1e-5): super().__init__(); self.eps = eps
@@ -110,7 +110,7 @@ def resnet_small_audio(**kwargs):
     "A small audio ResNet (widths 32-256, one block per stage, 256-d features) for CPU runs."
     return AudioResNet((32, 64, 128, 256), (1, 1, 1, 1), **kwargs)
 
-# %% ../nbs/04_models.ipynb #e117cb72
+# %% ../nbs/04_models.ipynb #0b0646fb
 ENCODERS = dict(r2plus1d_18=r2plus1d_18, r2plus1d_small=r2plus1d_small,
                 resnet18_audio=resnet18_audio, resnet_small_audio=resnet_small_audio)
 
@@ -125,7 +125,7 @@ def get_encoder(arch, n_out=None, **kwargs)->nn.Module:
     arch.n_out = n_out
     return arch
 
-# %% ../nbs/04_models.ipynb #67fa707f
+# %% ../nbs/04_models.ipynb #2e91de14
 def xdc_r2plus1d_18():
     "The R(2+1)D-18 variant of the authors' released checkpoints: middle width per convolution, BN eps 1e-3."
     return r2plus1d_18(mid='per_conv', bn_eps=1e-3)
@@ -152,7 +152,7 @@ def load_xdc_weights(path_or_state_dict)->nn.Module:
     model.load_state_dict(sd)
     return model
 
-# %% ../nbs/04_models.ipynb #53f2de46
+# %% ../nbs/04_models.ipynb #90cdaffb
 def reset_head(head:nn.Linear):
     "Re-initialise a linear head in place: weights N(0, 0.01), bias 0 (DeepCluster/XDC)."
     with torch.no_grad():
