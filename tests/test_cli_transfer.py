@@ -14,9 +14,16 @@ def run(*args, timeout=900):
 @pytest.fixture(scope='module')
 def pretrained(synth_ds, tmp_path_factory):
     out = tmp_path_factory.mktemp('run')/'xdc'
-    r = run('pretrain', synth_ds, '--out', out, '--epochs', 1, *SMALL)
+    r = run('pretrain', synth_ds, '--out', out, '--epochs', 1, '--video-norm', 'clip', '--audio-norm', 'cmvn', *SMALL)
     assert r.returncode == 0, r.stderr[-2000:]
+    cfg = json.loads((out/'config.json').read_text())
+    assert (cfg['video_norm'], cfg['audio_norm']) == ('clip', 'cmvn')     # extract/finetune rebuild the encoders with them
     return out
+
+
+def test_pretrain_rejects_unknown_input_norm(synth_ds, tmp_path):
+    r = run('pretrain', synth_ds, '--out', tmp_path/'x', '--audio-norm', 'layer')
+    assert r.returncode != 0 and "--audio_norm must be batch or cmvn, got 'layer'" in r.stderr
 
 
 def test_extract_writes_features_matched_to_files(synth_ds, pretrained, tmp_path):

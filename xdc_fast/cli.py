@@ -5,26 +5,34 @@
 # %% auto #0
 __all__ = ['COMMANDS', 'demo', 'verify', 'prepare', 'pretrain', 'extract', 'finetune', 'main']
 
-# %% ../nbs/11_cli.ipynb #839bd97b
+# %% ../nbs/11_cli.ipynb #d861c513
 import sys
 from pathlib import Path
 from fastcore.script import anno_parser
 
-# %% ../nbs/11_cli.ipynb #fb7f52f9
-def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume=False):
+# %% ../nbs/11_cli.ipynb #c82ba48b
+def _norm_kw(modality, norm)->dict:
+    "`get_encoder` keyword for a CLI input-normalisation name ('none' means the encoder's default for video)."
+    return dict(input_norm=None if norm == 'none' else norm)
+
+def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume=False,
+              video_norm='none', audio_norm='batch'):
     "Pretrain one variant; run folder gets config.json, metrics.csv and checkpoint.pth."
     import json, warnings
     from fastai.torch_core import set_seed
     from xdc_fast.learner import xdc_learner, RunCheckpoint, RunCSVLogger
     from xdc_fast.distributed import xdc_distributed, is_main, world_size
+    from xdc_fast.models import get_encoder
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     set_seed(seed)                                  # the same seed on every rank
-    learn = xdc_learner(dls, variant, n_clusters=n_clusters, video_arch=video_arch, audio_arch=audio_arch,
+    ve, ae = get_encoder(video_arch, **_norm_kw('video', video_norm)), get_encoder(audio_arch, **_norm_kw('audio', audio_norm))
+    learn = xdc_learner(dls, variant, n_clusters=n_clusters, video_arch=ve, audio_arch=ae,
                         seed=seed, pca_dim=pca_dim, recluster_every=recluster_every, path=out, model_dir='.')
     xdc_distributed(learn)                          # several ranks (torchrun): DDP + sharded loaders; nothing in one process
     if is_main():                                   # one writer: rank 0
         (out/'config.json').write_text(json.dumps(dict(variant=variant, epochs=epochs, lr=lr, n_clusters=n_clusters, video_arch=video_arch,
-                                                       audio_arch=audio_arch, seed=seed, pca_dim=pca_dim, recluster_every=recluster_every,
+                                                       audio_arch=audio_arch, video_norm=video_norm, audio_norm=audio_norm,
+                                                       seed=seed, pca_dim=pca_dim, recluster_every=recluster_every,
                                                        files=len(dls.files), world_size=world_size(), **dls.clip_cfg), indent=1))
     ckpt = out/'checkpoint.pth'
     start = learn.resume(ckpt) if resume and ckpt.exists() else 0
@@ -39,7 +47,7 @@ def _final_nmi(run, modality):
     from xdc_fast.cluster import nmi
     return nmi(run.labels[run.train_ids], run.train_labels(modality))
 
-# %% ../nbs/11_cli.ipynb #277a3980
+# %% ../nbs/11_cli.ipynb #157adbcd
 def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder per pretraining run
          n_classes:int=4,           # synthetic classes (at most 8)
          clips_per_class:int=200,   # clips per class (3/4 train, 1/4 valid)
@@ -76,7 +84,7 @@ def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder 
           '; '.join(f"{m}: XDC {res['xdc'][m]:.3f} vs SDC {res['sdc'][m]:.3f}" for m in ('video', 'audio')))
     return res
 
-# %% ../nbs/11_cli.ipynb #a81a8581
+# %% ../nbs/11_cli.ipynb #1f2a3698
 def verify(path:str,                # folder of videos
            need_audio:bool=True,    # report files without an audio stream
            workers:int=None,        # worker processes (default: CPU count)
@@ -91,7 +99,7 @@ def verify(path:str,                # folder of videos
     print(f"{len(files) - len(bad)} of {len(files)} files OK", file=sys.stderr)
     sys.exit(1 if bad else 0)
 
-# %% ../nbs/11_cli.ipynb #7d1ab838
+# %% ../nbs/11_cli.ipynb #401a0b55
 def prepare(src:str,                # folder of videos
             dst:str,                # output folder
             fps:int=16,             # output frame rate
@@ -108,13 +116,15 @@ def prepare(src:str,                # folder of videos
     for f, reason in bad: print(f"{f}\t{reason}")
     sys.exit(1 if bad else 0)
 
-# %% ../nbs/11_cli.ipynb #19734127
+# %% ../nbs/11_cli.ipynb #f34997f1
 def pretrain(data:str,                      # folder of videos (any layout; train/ and valid/ sub-folders are used if present)
              out:str='xdc_run',             # run folder: config.json, metrics.csv, checkpoint.pth
              variant:str='xdc',             # xdc, sdc, mdc or cdc
              n_clusters:str='64,64',        # k for video,audio
              video_arch:str='r2plus1d_18',  # video encoder name
              audio_arch:str='resnet18_audio', # audio encoder name
+             video_norm:str='none',         # video encoder input: 'none' (dataset statistics) or 'clip' (standardise each clip)
+             audio_norm:str='batch',        # audio encoder input: 'batch' (learned BatchNorm) or 'cmvn' (per band over time)
              epochs:int=10,                 # epochs
              lr:float=1e-3,                 # one-cycle peak learning rate
              bs:int=16,                     # batch size
@@ -134,6 +144,8 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     if not Path(data).is_dir(): sys.exit(f"xdc_fast pretrain: {data} is not a folder")
     if epochs < 1 or bs < 1: sys.exit(f"xdc_fast pretrain: --epochs and --bs must be >= 1, got {epochs} and {bs}")
     if resume and not (Path(out)/'checkpoint.pth').exists(): sys.exit(f"xdc_fast pretrain: --resume but {Path(out)/'checkpoint.pth'} does not exist")
+    if video_norm not in ('none', 'clip'): sys.exit(f"xdc_fast pretrain: --video_norm must be none or clip, got {video_norm!r}")
+    if audio_norm not in ('batch', 'cmvn'): sys.exit(f"xdc_fast pretrain: --audio_norm must be batch or cmvn, got {audio_norm!r}")
     import matplotlib; matplotlib.use('Agg')
     from xdc_fast.data.block import AVDataLoaders
     from xdc_fast.models import ENCODERS
@@ -144,11 +156,11 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     main = is_main()
     try:
         dls = main_first(AVDataLoaders.from_folder, data, bs=bs, num_workers=workers, n_frames=n_frames, fps=fps, size=size, crop=crop)
-        _pretrain(dls, variant, epochs, lr, ks, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume)
+        _pretrain(dls, variant, epochs, lr, ks, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume, video_norm, audio_norm)
     finally: teardown_distributed()
     if main: print(f"run folder: {out} (config.json, metrics.csv, checkpoint.pth, cluster_run.pt)")
 
-# %% ../nbs/11_cli.ipynb #58543474
+# %% ../nbs/11_cli.ipynb #569f9894
 def _run_encoder(run, modality, cmd):
     "The pretrained `modality` encoder of a run folder and the run's config (exits with a message if the folder is not a run)."
     import json, torch
@@ -158,7 +170,8 @@ def _run_encoder(run, modality, cmd):
         sys.exit(f"xdc_fast {cmd}: {run} is not a pretraining run folder (needs config.json and checkpoint.pth from xdc_fast pretrain)")
     cfg = json.loads((run/'config.json').read_text())
     slot = 'video_encoder.' if modality == 'video' else 'audio_encoder.'
-    enc = get_encoder(cfg['video_arch' if modality == 'video' else 'audio_arch'])
+    norm = cfg.get(f'{modality}_norm', 'none' if modality == 'video' else 'batch')   # runs written before the option: the defaults
+    enc = get_encoder(cfg[f'{modality}_arch'], **_norm_kw(modality, norm))
     sd = torch.load(run/'checkpoint.pth', map_location='cpu', weights_only=True)['model']
     enc.load_state_dict({k[len(slot):]: v for k, v in sd.items() if k.startswith(slot)})
     return enc, cfg
@@ -168,7 +181,7 @@ def _check_modality(modality, cmd):
 
 _CLIP_KEYS = ('n_frames', 'fps', 'size', 'crop', 'audio_secs', 'sample_rate', 'n_mels')
 
-# %% ../nbs/11_cli.ipynb #1ae402ce
+# %% ../nbs/11_cli.ipynb #deb0d794
 def extract(data:str,                   # folder of videos
             run:str=None,               # pretraining run folder (config.json + checkpoint.pth); required
             out:str='features.pt',      # output file (torch.save)
@@ -199,7 +212,7 @@ def extract(data:str,                   # folder of videos
     torch.save(res, out)
     print(f"{out}: {len(f.items)} videos x {f.feats.shape[1]} features ({modality}); {len(f.failed)} files failed")
 
-# %% ../nbs/11_cli.ipynb #16214034
+# %% ../nbs/11_cli.ipynb #24fc0d8f
 def finetune(data:str,                  # folder with {train,valid}/{class}/ videos
              run:str=None,              # pretraining run folder; None: random initialisation (the baseline)
              out:str='xdc_finetune',    # output folder: metrics.csv, model.pth, results.json
@@ -239,7 +252,7 @@ def finetune(data:str,                  # folder with {train,valid}/{class}/ vid
     (out/'results.json').write_text(json.dumps(res, indent=1))
     print(f"video-level accuracy ({n_clips} clips per video, {len(r['items'])} videos): {r['accuracy']:.3f}; clip-level {r['clip_accuracy']:.3f}")
 
-# %% ../nbs/11_cli.ipynb #8ad2bc20
+# %% ../nbs/11_cli.ipynb #f79e4171
 COMMANDS = dict(demo=demo, pretrain=pretrain, verify=verify, prepare=prepare, extract=extract, finetune=finetune)
 
 def _underscored(arg):
@@ -262,6 +275,6 @@ def main():
     kwargs = {k: v for k, v in vars(args).items() if k not in ('pdb', 'xtra')}   # anno_parser's own extras
     func(**kwargs)                  # the console script exits with main's result: None is success
 
-# %% ../nbs/11_cli.ipynb #14284f97
+# %% ../nbs/11_cli.ipynb #4dd85fd4
 #| eval: false
 if __name__ == '__main__': main()
