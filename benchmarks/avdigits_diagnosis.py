@@ -22,7 +22,7 @@ from fastcore.script import call_parse, Param
 from sklearn.metrics import mutual_info_score
 from xdc_fast.cluster import cluster_features
 from xdc_fast.models import get_encoder
-from xdc_fast.transfer import extract_features, classification_dls, finetune_learner
+from xdc_fast.transfer import extract_features
 
 HERE = Path(__file__).resolve().parent
 spec = importlib.util.spec_from_file_location('paper_table', HERE/'paper_table.py')
@@ -60,14 +60,13 @@ def main(data:Param('folder laid out like avdigits', str)='../shared/data/avdigi
                 v = excess_mi(labels[vn, k], labels[an, k])
                 out['first_clustering'][f'{vn} vs {an}, k={k}'] = dict(cross_modal=v)
                 print(f"cross-modal k={k}: {vn} vs {an}: excess MI {v:+.3f} nats (max {np.log(k):.2f})", flush=True)
+    budget = dict(bs=32, workers=workers, clip=clip, crop_scale=(0.6, 1.), epochs=epochs, lr=3e-3)
     for norm in (None, 'clip'):
         torch.manual_seed(0)
-        dls = classification_dls(data, 'video', bs=32, num_workers=workers, progress=False, flip=False, crop_scale=(0.6, 1.), **clip)
-        learn = finetune_learner(dls, get_encoder('r2plus1d_small', input_norm=norm), 'video', copy=False)
-        with learn.no_logging(), learn.no_bar(): learn.fit_one_cycle(epochs, 3e-3)
-        acc = float(learn.validate()[1])
-        out['supervised'][f'input_norm={norm}'] = dict(valid_accuracy=acc, epochs=epochs, steps=epochs * len(dls.train))
-        print(f"supervised video, input_norm={norm}: valid accuracy {acc:.3f} after {epochs * len(dls.train)} steps", flush=True)
+        learn = pt.fit_supervised(data, 'video', get_encoder('r2plus1d_small', input_norm=norm), budget)
+        acc, steps = float(learn.validate()[1]), epochs * len(learn.dls.train)
+        out['supervised'][f'input_norm={norm}'] = dict(valid_accuracy=acc, epochs=epochs, steps=steps)
+        print(f"supervised video, input_norm={norm}: valid accuracy {acc:.3f} after {steps} steps", flush=True)
     a, b = (out['supervised'][f'input_norm={n}']['valid_accuracy'] for n in ('None', 'clip'))
     print(f"clip norm vs dataset norm (baseline): {b:.3f} vs {a:.3f} valid accuracy; took {(time.time() - t_start) / 60:.1f} min")
     out['minutes'] = round((time.time() - t_start) / 60, 1)

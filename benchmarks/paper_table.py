@@ -68,17 +68,18 @@ def pretrain(dls, variant, cfg, seed, k):
     with learn.no_logging(), learn.no_bar(): learn.fit_one_cycle(cfg["epochs"], cfg["lr"])
     return learn.model.video_encoder, learn.model.audio_encoder
 
+def fit_supervised(data, modality, enc, cfg):
+    "A `finetune_learner` of `enc` trained from scratch on the true labels with the budget of `cfg` (epochs, lr, batch size)."
+    dls = classification_dls(data, modality, bs=cfg['bs'], num_workers=cfg['workers'], progress=False, **cfg['clip'],
+                             **(dict(flip=False, crop_scale=cfg['crop_scale']) if modality == 'video' else {}))
+    learn = finetune_learner(dls, enc, modality, copy=False)
+    with learn.no_logging(), learn.no_bar(): learn.fit_one_cycle(cfg["epochs"], cfg["lr"])
+    return learn
+
 def supervised(data, cfg, seed):
-    "Each encoder trained from scratch on the true labels, with the pretraining budget (epochs, lr, batch size)."
+    "Each encoder trained from scratch on the true labels, with the pretraining budget."
     ve, ae = encoders(cfg, seed)
-    out = []
-    for modality, enc in (('video', ve), ('audio', ae)):
-        dls = classification_dls(data, modality, bs=cfg['bs'], num_workers=cfg['workers'], progress=False, **cfg['clip'],
-                                 **(dict(flip=False, crop_scale=cfg['crop_scale']) if modality == 'video' else {}))
-        learn = finetune_learner(dls, enc, modality, copy=False)
-        with learn.no_logging(), learn.no_bar(): learn.fit_one_cycle(cfg["epochs"], cfg["lr"])
-        out.append(learn.model.encoder)
-    return out
+    return [fit_supervised(data, m, enc, cfg).model.encoder for m, enc in (('video', ve), ('audio', ae))]
 
 def probes(ve, ae, files, split, labels, cfg)->dict:
     "Linear-probe accuracies of frozen centre-clip features: the label from both encoders, nuisances from their modality."
@@ -104,8 +105,8 @@ def summarise(per_seed)->dict:
     out['per_seed'] = per_seed
     return out
 
-def plot_table(table, path):
-    import matplotlib; matplotlib.use('Agg')
+def plot_table(table, path=None):
+    "Bar chart of every probe per variant (mean, std error bars); saved to `path` when given; returns the figure."
     import matplotlib.pyplot as plt
     names = [v for v in VARIANTS if v in table]
     fig, ax = plt.subplots(figsize=(8, 3.6))
@@ -117,7 +118,9 @@ def plot_table(table, path):
                       'background': 'background (video, nuisance)'}[p])
     ax.set_xticks(np.arange(len(names)), names); ax.set_ylim(0, 1); ax.set_ylabel('linear-probe accuracy')
     ax.legend(fontsize=8, ncol=2, loc='upper left'); ax.grid(axis='y', alpha=.3)
-    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+    fig.tight_layout()
+    if path: fig.savefig(path, dpi=110); plt.close(fig)
+    return fig
 
 def _save(path, table, sweep, cfg, data, seeds, t_start, partial=False):
     "Write the table as JSON (also after every run, marked `partial`, so a long run that stops keeps what it measured)."
@@ -191,4 +194,6 @@ def main(data:Param('folder laid out like avdigits: {train,valid}/{label}/*.mp4'
     if sweep: print('k sweep (XDC, seed 0): ' + ', '.join(f"k={kk}: video {r['video']:.3f} audio {r['audio']:.3f}" for kk, r in sorted(sweep.items(), key=lambda x: int(x[0]))))
     print(f"table took {total / 60:.1f} min ({', '.join(f'{v} {np.mean(t):.0f} s/seed' for v, t in timings.items())})")
     if json: _save(json, table, sweep, cfg, data, seeds, t_start)
-    if plot: plot_table(table, plot)
+    if plot:
+        import matplotlib; matplotlib.use('Agg')
+        plot_table(table, plot)

@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['COMMANDS', 'demo', 'verify', 'prepare', 'pretrain', 'extract', 'finetune', 'main']
 
-# %% ../nbs/11_cli.ipynb #d861c513
+# %% ../nbs/11_cli.ipynb #5c371321
 import sys
 from pathlib import Path
 from fastcore.script import anno_parser
 
-# %% ../nbs/11_cli.ipynb #c82ba48b
-def _norm_kw(modality, norm)->dict:
-    "`get_encoder` keyword for a CLI input-normalisation name ('none' means the encoder's default for video)."
+# %% ../nbs/11_cli.ipynb #b509acf9
+def _norm_kw(norm)->dict:
+    "`get_encoder` keyword for a CLI input-normalisation name ('none': no input normalisation layer)."
     return dict(input_norm=None if norm == 'none' else norm)
 
 def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume=False,
@@ -25,7 +25,7 @@ def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out,
     from xdc_fast.models import get_encoder
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     set_seed(seed)                                  # the same seed on every rank
-    ve, ae = get_encoder(video_arch, **_norm_kw('video', video_norm)), get_encoder(audio_arch, **_norm_kw('audio', audio_norm))
+    ve, ae = get_encoder(video_arch, **_norm_kw(video_norm)), get_encoder(audio_arch, **_norm_kw(audio_norm))
     learn = xdc_learner(dls, variant, n_clusters=n_clusters, video_arch=ve, audio_arch=ae,
                         seed=seed, pca_dim=pca_dim, recluster_every=recluster_every, path=out, model_dir='.')
     xdc_distributed(learn)                          # several ranks (torchrun): DDP + sharded loaders; nothing in one process
@@ -47,7 +47,7 @@ def _final_nmi(run, modality):
     from xdc_fast.cluster import nmi
     return nmi(run.labels[run.train_ids], run.train_labels(modality))
 
-# %% ../nbs/11_cli.ipynb #157adbcd
+# %% ../nbs/11_cli.ipynb #1df4e83e
 def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder per pretraining run
          n_classes:int=4,           # synthetic classes (at most 8)
          clips_per_class:int=200,   # clips per class (3/4 train, 1/4 valid)
@@ -84,7 +84,7 @@ def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder 
           '; '.join(f"{m}: XDC {res['xdc'][m]:.3f} vs SDC {res['sdc'][m]:.3f}" for m in ('video', 'audio')))
     return res
 
-# %% ../nbs/11_cli.ipynb #1f2a3698
+# %% ../nbs/11_cli.ipynb #890ce5a2
 def verify(path:str,                # folder of videos
            need_audio:bool=True,    # report files without an audio stream
            workers:int=None,        # worker processes (default: CPU count)
@@ -99,7 +99,7 @@ def verify(path:str,                # folder of videos
     print(f"{len(files) - len(bad)} of {len(files)} files OK", file=sys.stderr)
     sys.exit(1 if bad else 0)
 
-# %% ../nbs/11_cli.ipynb #401a0b55
+# %% ../nbs/11_cli.ipynb #4ef37ffb
 def prepare(src:str,                # folder of videos
             dst:str,                # output folder
             fps:int=16,             # output frame rate
@@ -116,7 +116,7 @@ def prepare(src:str,                # folder of videos
     for f, reason in bad: print(f"{f}\t{reason}")
     sys.exit(1 if bad else 0)
 
-# %% ../nbs/11_cli.ipynb #f34997f1
+# %% ../nbs/11_cli.ipynb #c4c2e287
 def pretrain(data:str,                      # folder of videos (any layout; train/ and valid/ sub-folders are used if present)
              out:str='xdc_run',             # run folder: config.json, metrics.csv, checkpoint.pth
              variant:str='xdc',             # xdc, sdc, mdc or cdc
@@ -160,7 +160,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     finally: teardown_distributed()
     if main: print(f"run folder: {out} (config.json, metrics.csv, checkpoint.pth, cluster_run.pt)")
 
-# %% ../nbs/11_cli.ipynb #569f9894
+# %% ../nbs/11_cli.ipynb #78b2d2ee
 def _run_encoder(run, modality, cmd):
     "The pretrained `modality` encoder of a run folder and the run's config (exits with a message if the folder is not a run)."
     import json, torch
@@ -171,7 +171,7 @@ def _run_encoder(run, modality, cmd):
     cfg = json.loads((run/'config.json').read_text())
     slot = 'video_encoder.' if modality == 'video' else 'audio_encoder.'
     norm = cfg.get(f'{modality}_norm', 'none' if modality == 'video' else 'batch')   # runs written before the option: the defaults
-    enc = get_encoder(cfg[f'{modality}_arch'], **_norm_kw(modality, norm))
+    enc = get_encoder(cfg[f'{modality}_arch'], **_norm_kw(norm))
     sd = torch.load(run/'checkpoint.pth', map_location='cpu', weights_only=True)['model']
     enc.load_state_dict({k[len(slot):]: v for k, v in sd.items() if k.startswith(slot)})
     return enc, cfg
@@ -181,7 +181,7 @@ def _check_modality(modality, cmd):
 
 _CLIP_KEYS = ('n_frames', 'fps', 'size', 'crop', 'audio_secs', 'sample_rate', 'n_mels')
 
-# %% ../nbs/11_cli.ipynb #deb0d794
+# %% ../nbs/11_cli.ipynb #6bd827a7
 def extract(data:str,                   # folder of videos
             run:str=None,               # pretraining run folder (config.json + checkpoint.pth); required
             out:str='features.pt',      # output file (torch.save)
@@ -212,7 +212,7 @@ def extract(data:str,                   # folder of videos
     torch.save(res, out)
     print(f"{out}: {len(f.items)} videos x {f.feats.shape[1]} features ({modality}); {len(f.failed)} files failed")
 
-# %% ../nbs/11_cli.ipynb #24fc0d8f
+# %% ../nbs/11_cli.ipynb #ff76180d
 def finetune(data:str,                  # folder with {train,valid}/{class}/ videos
              run:str=None,              # pretraining run folder; None: random initialisation (the baseline)
              out:str='xdc_finetune',    # output folder: metrics.csv, model.pth, results.json
@@ -252,7 +252,7 @@ def finetune(data:str,                  # folder with {train,valid}/{class}/ vid
     (out/'results.json').write_text(json.dumps(res, indent=1))
     print(f"video-level accuracy ({n_clips} clips per video, {len(r['items'])} videos): {r['accuracy']:.3f}; clip-level {r['clip_accuracy']:.3f}")
 
-# %% ../nbs/11_cli.ipynb #f79e4171
+# %% ../nbs/11_cli.ipynb #8d5019c7
 COMMANDS = dict(demo=demo, pretrain=pretrain, verify=verify, prepare=prepare, extract=extract, finetune=finetune)
 
 def _underscored(arg):
@@ -275,6 +275,6 @@ def main():
     kwargs = {k: v for k, v in vars(args).items() if k not in ('pdb', 'xtra')}   # anno_parser's own extras
     func(**kwargs)                  # the console script exits with main's result: None is success
 
-# %% ../nbs/11_cli.ipynb #4dd85fd4
+# %% ../nbs/11_cli.ipynb #a7fd2c24
 #| eval: false
 if __name__ == '__main__': main()
