@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['pca_fit', 'pca_apply', 'use_faiss_gpu', 'assign', 'kmeans', 'auto_pca_dim', 'cluster_features', 'assign_new', 'nmi',
-           'purity', 'cluster_stats', 'cluster_weights']
+           'purity', 'cluster_stats', 'cluster_weights', 'sinkhorn_labels']
 
 # %% ../nbs/05_cluster.ipynb #9e094631
 import numpy as np
@@ -140,3 +140,31 @@ def cluster_weights(*labelings)->torch.Tensor:
         sizes = torch.bincount(labels).float()
         w = w + 1. / (sizes[labels] * (sizes > 0).sum())
     return w / len(labelings)
+
+# %% ../nbs/05_cluster.ipynb #09ff81e0
+@torch.no_grad()
+def sinkhorn_labels(scores,                 # (N,k) affinities of items to clusters (higher: closer), e.g. cosine similarities
+                    sharpness=20.,          # SeLa's lambda: the transport of exp(sharpness * scores)
+                    marginals='uniform',    # cluster sizes: 'uniform' (SeLa) or 'gauss' (SeLaVi: N/k * (1 + sd * eps), sorted like the argmax sizes)
+                    sd=0.1,                 # spread of the Gaussian sizes
+                    n_iter=200,             # at most this many row/column scalings
+                    tol=1e-3,               # stop when every cluster's mass is within `tol` (relative) of its marginal
+                    seed=0,                 # seed of the Gaussian sizes
+                   )->torch.Tensor:
+    "Balanced cluster labels `(N,)` by Sinkhorn-Knopp: the argmax of the transport of `exp(sharpness*scores)` with the given cluster marginals."
+    if marginals not in ('uniform', 'gauss'): raise ValueError(f"marginals must be 'uniform' or 'gauss', got {marginals!r}")
+    s = torch.as_tensor(scores).double()
+    n, k = s.shape
+    if marginals == 'uniform': r = torch.full((k,), 1. / k, dtype=torch.double)
+    else:
+        g = torch.Generator().manual_seed(int(seed))
+        r = (1 + sd * torch.randn(k, generator=g, dtype=torch.double)).clamp_min(0.1).sort(descending=True).values
+        order = torch.bincount(s.argmax(1), minlength=k).argsort(descending=True)      # the biggest cluster gets the biggest size
+        r = torch.empty_like(r).scatter_(0, order, r / r.sum())
+    q = (sharpness * (s - s.max(1, keepdim=True).values)).exp()                         # (N,k), rows shifted for stability
+    c = torch.full((n,), 1. / n, dtype=torch.double)
+    for _ in range(n_iter):
+        q *= (r / q.sum(0).clamp_min(1e-300))[None]                                      # cluster masses to r
+        q *= (c / q.sum(1).clamp_min(1e-300))[:, None]                                   # every item's mass to 1/N
+        if ((q.sum(0) - r).abs() / r).max() < tol: break
+    return q.argmax(1)
