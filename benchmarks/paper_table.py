@@ -1,38 +1,60 @@
 #!/usr/bin/env python
-"""The paper's table (XDC, Table 2/3 style) on a labelled audio-video folder: random init, SDC, MDC, CDC, XDC and a
-supervised upper bound, all with the same training budget, compared by linear probes on frozen features.
+"""The paper's table (XDC, Table 2/3 style) on a labelled audio-video folder: random init, SDC, MDC, CDC, XDC (the paper's
+recipe and xdc_fast's), the cross-modal contrastive peer and a supervised bound, all with one training budget, compared by
+linear probes on frozen features.
 
 DIR is laid out like AV-digits: `{train,valid}/{label}/*.mp4`; a `labels.csv` beside them with `file` and `speaker`
-columns adds the speaker nuisance probe. For every seed:
+columns adds the speaker nuisance probe. The clips are decoded once (`AVDataLoaders.from_folder(..., cache=True)`). For
+every seed:
   random       fresh encoders (the seed's initialisation), no training
-  sdc/mdc/cdc/xdc  `xdc_learner(dls, variant, ...)` + `fit_one_cycle(epochs, lr)` on the training split (labels unused)
-  supervised   each encoder trained on the true labels (`finetune_learner` from scratch, `fit_one_cycle(epochs, lr)`)
-then frozen features of the centre clip (`extract_features`) of every train and valid file, and `linear_probe`
-(logistic regression, C searched on a holdout of the training split) for:
+  sdc/mdc/cdc/xdc  `xdc_learner(dls, variant)` with xdc_fast's recipe (the defaults: contrastive warm-up and auxiliary loss,
+               centroid heads, Sinkhorn labels) + `fit_one_cycle(epochs, lr)`; labels unused. Every clustering variant gets the
+               same options, so the table compares the targets and nothing else
+  xdc_paper    `xdc_learner(dls, 'xdc', recipe='paper')`: k-means labels, re-initialised linear heads, no contrastive loss
+  contrastive  `xdc_learner(dls, 'contrastive')`: the symmetric cross-modal InfoNCE alone
+  supervised   both encoders trained on the true labels (one linear head each, the same data, augmentation and budget)
+then frozen features of the centre clip of every train and valid file, and `linear_probe` (logistic regression, C searched on
+a holdout of the training split) for:
   video, audio   the label (digit) from the video / audio encoder
   speaker        the speaker from the audio encoder (a nuisance: lower means the features ignore it)
-  background     the background hue (6 bins of the mean colour of the frame border, computed from the video) from the
-                 video encoder (a nuisance)
-Mean and sample standard deviation (ddof=1) over seeds go to --json (a key per variant, plus `k_sweep` and `config`) and --plot (bar chart).
-`--k_sweep 8,32` adds XDC runs with other k on seed 0 (the paper's RQ2); the main k is reused from the table.
+  background     the background hue (6 bins of the mean colour of the frame border) from the video encoder (a nuisance)
+Seed 0 also records probe curves (every --curve_every epochs, logistic regression with C=1). Mean and sample standard
+deviation (ddof=1) over seeds go to --json (a key per variant, plus `curves`, `ablation`, `k_sweep` and `config`) and --plot.
+`--ablation` adds single-seed XDC runs with one option of the recipe switched back to the paper's (or on, for the off ones).
 
-    python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 2 --json benchmarks/results/paper_table.json \\
-        --plot benchmarks/results/paper_table.png --k_sweep 8,32
+    python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --json benchmarks/results/paper_table.json \\
+        --plot benchmarks/results/paper_table.png
 """
-import colorsys, csv, json as _json, platform, time
+import colorsys, csv, json as _json, platform, time, warnings
 from pathlib import Path
 import numpy as np
 import torch
-from fastcore.script import call_parse, Param
+from fastcore.script import call_parse, Param, store_true
 from fastprogress.fastprogress import progress_bar
+from fastai.callback.core import Callback
+from fastai.data.core import test_set
+from fastai.learner import Learner
+from fastai.torch_core import set_seed
 from xdc_fast.data.block import AVDataLoaders
 from xdc_fast.data.decode import decode_clip
 from xdc_fast.learner import xdc_learner
 from xdc_fast.models import get_encoder
-from xdc_fast.transfer import extract_features, linear_probe, classification_dls, finetune_learner
+from xdc_fast.callback import XDCModel, MultiHeadLoss, extract_av_features
+from xdc_fast.transfer import linear_probe
 
-VARIANTS = ('random', 'sdc', 'mdc', 'cdc', 'xdc', 'supervised')
+VARIANTS = ('random', 'sdc', 'mdc', 'cdc', 'xdc_paper', 'xdc', 'contrastive', 'supervised')
+CLUSTERING = ('sdc', 'mdc', 'cdc', 'xdc')
 PROBES = ('video', 'audio', 'speaker', 'background')
+ABLATION = {                                  # XDC with one option of xdc_fast's recipe changed
+    'xdc (defaults)': {},
+    'heads=reinit': dict(heads='reinit'),
+    'assign=kmeans': dict(assign='kmeans'),
+    'warmup_epochs=0': dict(warmup_epochs=0),
+    'aux_weight=0': dict(aux_weight=0.),
+    'bn_warmup=20': dict(bn_warmup=20),
+    'bank=True': dict(bank=True),
+    'paper recipe': dict(recipe='paper'),
+}
 
 def background_hue(path, n_bins=6)->int:
     "Hue bin of the mean colour of the first frame's border (the background where the digit is not)."
@@ -61,40 +83,59 @@ def encoders(cfg, seed):
     return (get_encoder(cfg['video_arch'], input_norm=cfg['video_norm']),
             get_encoder(cfg['audio_arch'], input_norm=cfg['audio_norm']))
 
-def pretrain(dls, variant, cfg, seed, k):
-    ve, ae = encoders(cfg, seed)
-    learn = xdc_learner(dls, variant, n_clusters=k, video_arch=ve, audio_arch=ae, seed=seed,
-                        recluster_every=cfg['recluster_every'], save_run=None)
-    with learn.no_logging(), learn.no_bar(): learn.fit_one_cycle(cfg["epochs"], cfg["lr"])
-    return learn.model.video_encoder, learn.model.audio_encoder
+def features(model, dls)->tuple:
+    "Frozen encoder features (centre clip, no augmentation) of every file: `(video (N,d_v), audio (N,d_a))`."
+    va = dls.valid
+    dl = va.new(test_set(va.dataset, list(dls.files), with_labels=True), bs=128, shuffle=False, drop_last=False)
+    fv, fa, seen = extract_av_features(model, dl, len(dls.files))
+    return fv.numpy(), fa.numpy(), seen.numpy()
 
-def fit_supervised(data, modality, enc, cfg):
-    "A `finetune_learner` of `enc` trained from scratch on the true labels with the budget of `cfg` (epochs, lr, batch size)."
-    dls = classification_dls(data, modality, bs=cfg['bs'], num_workers=cfg['workers'], progress=False, **cfg['clip'],
-                             **(dict(flip=False, crop_scale=cfg['crop_scale']) if modality == 'video' else {}))
-    learn = finetune_learner(dls, enc, modality, copy=False)
-    with learn.no_logging(), learn.no_bar(): learn.fit_one_cycle(cfg["epochs"], cfg["lr"])
-    return learn
-
-def supervised(data, cfg, seed):
-    "Each encoder trained from scratch on the true labels, with the pretraining budget."
-    ve, ae = encoders(cfg, seed)
-    return [fit_supervised(data, m, enc, cfg).model.encoder for m, enc in (('video', ve), ('audio', ae))]
-
-def probes(ve, ae, files, split, labels, cfg)->dict:
+def probes(model, dls, split, labels, Cs=(0.01, 0.1, 1., 10.), which=PROBES)->dict:
     "Linear-probe accuracies of frozen centre-clip features: the label from both encoders, nuisances from their modality."
-    tr, va = split == 'train', split == 'valid'
+    fv, fa, seen = features(model, dls)
+    tr, va = (split == 'train') & seen, (split == 'valid') & seen      # a file that fails to decode now is left out, not fatal
     res = {}
-    for modality, enc, targets in (('video', ve, ('video', 'background')), ('audio', ae, ('audio', 'speaker'))):
-        f = extract_features(enc, files, modality, clip_cfg=cfg['clip'], num_workers=cfg['workers'], progress=False)
-        keep = f.idx.numpy()                     # a file that fails to decode now is left out (with a warning), not fatal
-        x, trk, vak = f.feats.numpy(), tr[keep], va[keep]
-        for t in targets:
-            key = 'label' if t in ('video', 'audio') else t
-            if key not in labels: continue
-            y = labels[key][keep]
-            res[t] = linear_probe(x[trk], y[trk], x[vak], y[vak], seed=0).accuracy
+    for t, x in (('video', fv), ('background', fv), ('audio', fa), ('speaker', fa)):
+        key = 'label' if t in ('video', 'audio') else t
+        if key not in labels or t not in which: continue
+        y = labels[key]
+        res[t] = linear_probe(x[tr], y[tr], x[va], y[va], Cs=Cs, seed=0).accuracy
     return res
+
+class ProbeCurve(Callback):
+    "Digit probes (logistic regression, C=1) on frozen features every `every` epochs, for the learning curves."
+    order = 100
+    def __init__(self, dls, split, labels, every): self.args, self.every, self.points = (dls, split, labels), every, []
+    def after_epoch(self):
+        if (self.epoch + 1) % self.every and self.epoch + 1 != self.n_epoch: return
+        r = probes(self.learn.model, *self.args, Cs=(1.,), which=('video', 'audio'))
+        self.points.append(dict(epoch=self.epoch + 1, **r))
+
+class TrueLabels(Callback):
+    "The supervised bound: each batch's item ids replaced by the true labels, once per head."
+    def __init__(self, labels, n_heads): self.labels, self.n_heads = torch.as_tensor(labels), n_heads
+    def before_batch(self):
+        ids = self.learn.yb[0].as_subclass(torch.Tensor).long().cpu()
+        self.learn.yb = (self.labels[ids][:, None].repeat(1, self.n_heads).to(self.learn.xb[0].device),)
+
+def train(dls, variant, cfg, seed, curve=None, **opts):
+    "Train one variant with the table's budget; returns the model (its encoders are what the probes see)."
+    ve, ae = encoders(cfg, seed)
+    set_seed(seed)
+    cbs = [curve] if curve is not None else []
+    if variant == 'supervised':
+        n = len(dls.label_vocab)
+        model = XDCModel(ve, ae, [('v<-y', 'v', 'y'), ('a<-y', 'a', 'y')], {'y': ('label', n)})
+        learn = Learner(dls, model, loss_func=MultiHeadLoss(), cbs=[TrueLabels(dls.labels, 2)] + cbs)
+    else:
+        name = 'xdc' if variant == 'xdc_paper' else variant
+        opts = dict(dict(recipe='paper' if variant == 'xdc_paper' else 'xdc_fast'), **opts)
+        learn = xdc_learner(dls, name, n_clusters=cfg['k'], video_arch=ve, audio_arch=ae, seed=seed, recluster_every=cfg['recluster_every'],
+                            save_run=None, cbs=cbs, **opts)
+    with learn.no_logging(), learn.no_bar(), warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='clustering .* is degenerate')
+        learn.fit_one_cycle(cfg['epochs'], cfg['lr'])
+    return learn.model
 
 def summarise(per_seed)->dict:
     out = {}
@@ -105,95 +146,115 @@ def summarise(per_seed)->dict:
     out['per_seed'] = per_seed
     return out
 
+def orderings(table, probe)->list:
+    "Self-supervised variants (and random) sorted by `probe`, best first."
+    return sorted((v for v in table if v in VARIANTS and v != 'supervised'), key=lambda v: -table[v][probe])
+
 def plot_table(table, path=None):
-    "Bar chart of every probe per variant (mean, std error bars); saved to `path` when given; returns the figure."
+    "Bar chart of every probe per variant (mean, std error bars), and the seed-0 probe curves when the table has them."
     import matplotlib.pyplot as plt
     names = [v for v in VARIANTS if v in table]
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    w = 0.2
+    curves = table.get('curves') or {}
+    fig, axs = plt.subplots(1, 3 if curves else 1, figsize=(15 if curves else 8, 3.8), squeeze=False,
+                            gridspec_kw=dict(width_ratios=[2, 1, 1] if curves else [1]))
+    ax, w = axs[0, 0], 0.2
     for j, (p, c) in enumerate(zip(PROBES, ('tab:blue', 'tab:orange', 'tab:gray', 'silver'))):
         m = [table[n].get(p, np.nan) for n in names]; s = [table[n].get(p + '_std', 0) for n in names]
         ax.bar(np.arange(len(names)) + (j - 1.5) * w, m, w, yerr=s, color=c, capsize=2,
                label={'video': 'digit (video)', 'audio': 'digit (audio)', 'speaker': 'speaker (audio, nuisance)',
                       'background': 'background (video, nuisance)'}[p])
-    ax.set_xticks(np.arange(len(names)), names); ax.set_ylim(0, 1); ax.set_ylabel('linear-probe accuracy')
-    ax.legend(fontsize=8, ncol=2, loc='upper left'); ax.grid(axis='y', alpha=.3)
+    ax.set_xticks(np.arange(len(names)), names, fontsize=8); ax.set_ylim(0, 1); ax.set_ylabel('linear-probe accuracy')
+    ax.legend(fontsize=7, ncol=2, loc='upper left'); ax.grid(axis='y', alpha=.3)
+    for k, p in enumerate(('video', 'audio')):
+        if not curves: break
+        a = axs[0, k + 1]
+        for v, pts in curves.items():
+            a.plot([q['epoch'] for q in pts], [q[p] for q in pts], marker='.', label=v)
+        a.set_title(f'digit probe ({p}), seed 0', fontsize=9); a.set_xlabel('epoch'); a.set_ylim(0, 1); a.grid(alpha=.3)
+        if k == 1: a.legend(fontsize=7)
     fig.tight_layout()
     if path: fig.savefig(path, dpi=110); plt.close(fig)
     return fig
 
-def _save(path, table, sweep, cfg, data, seeds, t_start, partial=False):
+def _save(path, out, cfg, data, seeds, t_start, partial=False):
     "Write the table as JSON (also after every run, marked `partial`, so a long run that stops keeps what it measured)."
-    out = dict(table, k_sweep=sweep, config=dict(cfg, data=str(data), seeds=seeds, minutes=round((time.time() - t_start) / 60, 1),
+    out = dict(out, config=dict(cfg, data=str(data), seeds=seeds, minutes=round((time.time() - t_start) / 60, 1),
                machine=f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
                date=time.strftime('%Y-%m-%d'), cuda=torch.cuda.is_available(), partial=partial))
     Path(path).parent.mkdir(parents=True, exist_ok=True); Path(path).write_text(_json.dumps(out, indent=1))
 
 @call_parse
 def main(data:Param('folder laid out like avdigits: {train,valid}/{label}/*.mp4', str)='../shared/data/avdigits',
-         seeds:Param('number of seeds (0, 1, ...)', int)=2,
+         seeds:Param('number of seeds (0, 1, ...)', int)=3,
          json:Param('write the table here (JSON)', str)=None,
-         plot:Param('write the bar chart here (PNG)', str)=None,
+         plot:Param('write the bar chart and curves here (PNG)', str)=None,
          variants:Param('comma-separated subset of ' + ','.join(VARIANTS), str)=','.join(VARIANTS),
          k:Param('clusters per clustering', int)=16,
          k_sweep:Param('extra k values for XDC on seed 0, comma-separated (e.g. 8,32); empty: none', str)='',
-         epochs:Param('training epochs (every variant, supervised too)', int)=8,
-         lr:Param('one-cycle max learning rate (Adam)', float)=3e-3,
-         bs:Param('batch size', int)=32,
-         recluster_every:Param('epochs between clusterings', int)=2,
+         ablation:Param('also run the single-seed ablation of the recipe (XDC, seed 0)', store_true)=False,
+         epochs:Param('training epochs (every variant, supervised too)', int)=16,
+         lr:Param('one-cycle max learning rate (Adam)', float)=2e-3,
+         bs:Param('batch size', int)=64,
+         recluster_every:Param('epochs between clusterings', int)=1,
+         curve_every:Param('seed 0: digit probes every this many epochs (0: no curves)', int)=4,
          n_frames:Param('frames per clip', int)=4, fps:Param('clip frame rate', float)=4,
          size:Param('decoded side (px)', int)=32, crop:Param('crop side (px)', int)=32,
          crop_scale:Param('smallest area of the random training crop', float)=0.6,
          video_arch:str='r2plus1d_small', audio_arch:str='resnet_small_audio',
          video_norm:Param("video encoder input_norm: 'clip' or 'none'", str)='clip',
-         audio_norm:Param("audio encoder input_norm: 'cmvn' or 'batch'", str)='cmvn',
-         workers:Param('decoding worker processes', int)=2):
+         audio_norm:Param("audio encoder input_norm: 'cmvn' or 'batch'", str)='cmvn'):
     "Pretrain every variant with the same budget and report linear probes on the label and the nuisances."
     t_start = time.time()
     data = Path(data)
     if not (data/'train').is_dir() or not (data/'valid').is_dir(): raise SystemExit(f"{data}: needs train/ and valid/ folders of {{label}}/*.mp4")
     names = [v.strip() for v in variants.split(',') if v.strip()]
     if bad := [v for v in names if v not in VARIANTS]: raise SystemExit(f"unknown variants {bad}; choose from {', '.join(VARIANTS)}")
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    if seeds < 1 or epochs < 1: raise SystemExit(f"--seeds and --epochs must be >= 1, got {seeds} and {epochs}")
     cfg = dict(epochs=epochs, lr=lr, bs=bs, k=k, recluster_every=recluster_every, video_arch=video_arch, audio_arch=audio_arch,
-               video_norm=None if video_norm == 'none' else video_norm, audio_norm=audio_norm, workers=workers,
-               crop_scale=(crop_scale, 1.), clip=dict(n_frames=n_frames, fps=fps, size=size, crop=crop))
-    dls = AVDataLoaders.from_folder(data, bs=bs, num_workers=workers, flip=False, crop_scale=cfg['crop_scale'], progress=False, **cfg['clip'])
+               video_norm=None if video_norm == 'none' else video_norm, audio_norm=audio_norm, crop_scale=(crop_scale, 1.),
+               clip=dict(n_frames=n_frames, fps=fps, size=size, crop=crop), recipe='xdc_fast (xdc_learner defaults)')
+    dls = AVDataLoaders.from_folder(data, bs=bs, flip=False, crop_scale=cfg['crop_scale'], progress=False, cache=True, **cfg['clip'])
     files = dls.files
     split = np.array([Path(f).relative_to(data).parts[0] for f in files])
     labels = {'label': dls.labels.numpy(), **nuisance_labels(data, files)}
-    print(f"{data}: {int((split == 'train').sum())} train / {int((split == 'valid').sum())} valid videos, "
-          f"{len(dls.label_vocab)} labels, nuisances: {', '.join(k for k in labels if k != 'label')}", flush=True)
-    rows, timings = {v: [] for v in names}, {}
+    print(f"{data}: {int((split == 'train').sum())} train / {int((split == 'valid').sum())} valid videos, {len(dls.label_vocab)} labels, "
+          f"nuisances: {', '.join(k for k in labels if k != 'label')}; {dls.cache} ({time.time() - t_start:.0f} s)", flush=True)
+    rows, timings, curves, ablation_rows, sweep = {v: [] for v in names}, {}, {}, {}, {}
+    def snapshot(partial=True):
+        out = {v: summarise(rows[v]) for v in names if rows[v]}
+        return dict(out, curves=curves, ablation=ablation_rows, k_sweep=sweep)
     for seed in range(seeds):
         for v in names:
             t0 = time.time()
-            if v == 'random': ve, ae = encoders(cfg, seed)
-            elif v == 'supervised': ve, ae = supervised(data, cfg, seed)
-            else: ve, ae = pretrain(dls, v, cfg, seed, k)
-            r = dict(seed=seed, **probes(ve, ae, files, split, labels, cfg))
+            curve = ProbeCurve(dls, split, labels, curve_every) if seed == 0 and curve_every and v != 'random' else None
+            model = XDCModel(*encoders(cfg, seed), [], {}) if v == 'random' else train(dls, v, cfg, seed, curve)
+            r = dict(seed=seed, **probes(model, dls, split, labels))
             rows[v].append(r); timings.setdefault(v, []).append(time.time() - t0)
-            print(f"seed {seed} {v:10s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({time.time() - t0:.0f} s)", flush=True)
-            if json: _save(json, {v: summarise(rows[v]) for v in names if rows[v]}, {}, cfg, data, seed + 1, t_start, partial=True)
-    table = {v: summarise(rows[v]) for v in names}
-    sweep = {}
+            if curve is not None: curves[v] = curve.points
+            print(f"seed {seed} {v:12s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({time.time() - t0:.0f} s)", flush=True)
+            if json: _save(json, snapshot(), cfg, data, seed + 1, t_start, partial=True)
     for kk in [int(x) for x in k_sweep.split(',') if x.strip()]:
-        if kk == k and 'xdc' in table: sweep[str(kk)] = {p: table['xdc']['per_seed'][0][p] for p in ('video', 'audio')}; continue
         t0 = time.time()
-        ve, ae = pretrain(dls, 'xdc', cfg, 0, kk)
-        r = probes(ve, ae, files, split, labels, cfg)
-        sweep[str(kk)] = {p: r[p] for p in ('video', 'audio')}
+        r = probes(train(dls, 'xdc', dict(cfg, k=kk), 0), dls, split, labels, which=('video', 'audio'))
+        sweep[str(kk)] = r
         print(f"k sweep: xdc k={kk}  video {r['video']:.3f}  audio {r['audio']:.3f}  ({time.time() - t0:.0f} s)", flush=True)
-    if k_sweep and str(k) not in sweep and 'xdc' in table: sweep[str(k)] = {p: table['xdc']['per_seed'][0][p] for p in ('video', 'audio')}
+        if json: _save(json, snapshot(), cfg, data, seeds, t_start, partial=True)
+    if ablation:
+        for name, opts in ABLATION.items():
+            t0 = time.time()
+            if name == 'xdc (defaults)' and rows.get('xdc'): r = {p: rows['xdc'][0][p] for p in PROBES if p in rows['xdc'][0]}
+            else: r = probes(train(dls, 'xdc', cfg, 0, **opts), dls, split, labels)
+            ablation_rows[name] = r
+            print(f"ablation {name:18s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({time.time() - t0:.0f} s)", flush=True)
+            if json: _save(json, snapshot(), cfg, data, seeds, t_start, partial=True)
+    out = snapshot()
     total = time.time() - t_start
     print(f"\n{'variant':12s}" + ''.join(f"{p:>18s}" for p in PROBES))
     for v in names:
-        print(f"{v:12s}" + ''.join(f"{table[v][p]:>11.3f} ± {table[v][p + '_std']:.3f}" if p in table[v] else f"{'-':>18s}" for p in PROBES))
-    order = sorted((v for v in names if v != 'supervised'), key=lambda v: -table[v]['video'])
-    print(f"video ordering: {' > '.join(order)};  audio ordering: {' > '.join(sorted((v for v in names if v != 'supervised'), key=lambda v: -table[v]['audio']))}")
-    if sweep: print('k sweep (XDC, seed 0): ' + ', '.join(f"k={kk}: video {r['video']:.3f} audio {r['audio']:.3f}" for kk, r in sorted(sweep.items(), key=lambda x: int(x[0]))))
+        print(f"{v:12s}" + ''.join(f"{out[v][p]:>11.3f} ± {out[v][p + '_std']:.3f}" if p in out[v] else f"{'-':>18s}" for p in PROBES))
+    for p in ('video', 'audio'): print(f"{p} ordering: {' > '.join(orderings(out, p))}")
     print(f"table took {total / 60:.1f} min ({', '.join(f'{v} {np.mean(t):.0f} s/seed' for v, t in timings.items())})")
-    if json: _save(json, table, sweep, cfg, data, seeds, t_start)
+    if json: _save(json, out, cfg, data, seeds, t_start)
     if plot:
         import matplotlib; matplotlib.use('Agg')
-        plot_table(table, plot)
+        plot_table(out, plot)

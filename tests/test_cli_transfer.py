@@ -23,7 +23,24 @@ def pretrained(synth_ds, tmp_path_factory):
 
 def test_pretrain_rejects_unknown_input_norm(synth_ds, tmp_path):
     r = run('pretrain', synth_ds, '--out', tmp_path/'x', '--audio-norm', 'layer')
-    assert r.returncode != 0 and "--audio_norm must be batch or cmvn, got 'layer'" in r.stderr
+    assert r.returncode != 0 and "--audio_norm must be batch, cmvn or recipe, got 'layer'" in r.stderr
+    r = run('pretrain', synth_ds, '--out', tmp_path/'x', '--recipe', 'swav')
+    assert r.returncode != 0 and "--recipe must be xdc_fast or paper, got 'swav'" in r.stderr
+
+
+def test_pretrain_recipes_and_the_contrastive_peer(synth_ds, tmp_path):
+    r = run('pretrain', synth_ds, '--out', tmp_path/'paper', '--epochs', 1, '--recipe', 'paper', *SMALL)
+    assert r.returncode == 0, r.stderr[-2000:]
+    cfg = json.loads((tmp_path/'paper'/'config.json').read_text())
+    assert (cfg['recipe'], cfg['heads'], cfg['assign'], cfg['aux_weight'], cfg['video_norm'], cfg['audio_norm']) == \
+           ('paper', 'reinit', 'kmeans', 0., 'none', 'batch')                       # the recipe's own input norms
+    r = run('pretrain', synth_ds, '--out', tmp_path/'con', '--epochs', 2, '--variant', 'contrastive', '--cache', *SMALL)
+    assert r.returncode == 0, r.stderr[-2000:]
+    cfg = json.loads((tmp_path/'con'/'config.json').read_text())
+    assert (cfg['variant'], cfg['recipe'], cfg['video_norm'], cfg['audio_norm']) == ('contrastive', 'xdc_fast', 'clip', 'cmvn')
+    assert (tmp_path/'con'/'checkpoint.pth').exists() and (tmp_path/'con'/'metrics.csv').read_text().count('\n') == 3
+    r = run('extract', synth_ds, '--run', tmp_path/'con', '--out', tmp_path/'f.pt', '--workers', 0)   # its encoders transfer like any run's
+    assert r.returncode == 0, r.stderr[-2000:]
 
 
 def test_extract_writes_features_matched_to_files(synth_ds, pretrained, tmp_path):

@@ -24,17 +24,21 @@ def ds_with_speakers(synth_ds, tmp_path_factory):
 
 def test_table_json_has_every_variant_seed_and_probe(ds_with_speakers, tmp_path):
     out, png = tmp_path/'t.json', tmp_path/'t.png'
-    r = run('--data', ds_with_speakers, '--seeds', 2, '--epochs', 1, '--k', 3, '--k_sweep', '2', '--bs', 8, '--workers', 0,
-            '--variants', 'random,xdc,supervised', '--json', out, '--plot', png)
+    r = run('--data', ds_with_speakers, '--seeds', 2, '--epochs', 2, '--k', 3, '--k_sweep', '2', '--bs', 8, '--curve_every', 1,
+            '--video_arch', 'r2plus1d_tiny', '--audio_arch', 'resnet_tiny_audio', '--variants', 'random,xdc_paper,xdc,contrastive,supervised',
+            '--json', out, '--plot', png)
     assert r.returncode == 0, r.stderr[-3000:]
     t = json.loads(out.read_text())
-    assert set(t) == {'random', 'xdc', 'supervised', 'k_sweep', 'config'}
-    for v in ('random', 'xdc', 'supervised'):
+    variants = ('random', 'xdc_paper', 'xdc', 'contrastive', 'supervised')
+    assert set(t) == set(variants) | {'curves', 'ablation', 'k_sweep', 'config'}
+    for v in variants:
         assert [s['seed'] for s in t[v]['per_seed']] == [0, 1]
         for p in ('video', 'audio', 'speaker', 'background'):
             assert 0 <= t[v][p] <= 1 and t[v][p + '_std'] >= 0
             assert t[v][p] == pytest.approx(sum(s[p] for s in t[v]['per_seed']) / 2)
-    assert set(t['k_sweep']) == {'2', '3'} and t['k_sweep']['3']['video'] == t['xdc']['per_seed'][0]['video']
+    assert set(t['k_sweep']) == {'2'} and 0 <= t['k_sweep']['2']['video'] <= 1
+    assert set(t['curves']) == set(variants) - {'random'}                          # seed 0's probe curves, one point per epoch
+    assert [q['epoch'] for q in t['curves']['xdc']] == [1, 2]
     assert t['config']['partial'] is False and t['config']['seeds'] == 2
     assert png.stat().st_size > 10_000
     assert 'video ordering:' in r.stdout and 'table took' in r.stdout

@@ -42,8 +42,9 @@ def plan_heads(variant, n_clusters)->tuple:
     return clusterings, heads
 
 # %% ../nbs/06_callback.ipynb #4741cc24
-def projection_mlp(n_in, n_out=128, n_hidden=None)->nn.Sequential:
-    "An MLP projection head (AVID/SimCLR): Linear, BatchNorm, ReLU, Linear, from `n_in` features to `n_out`."
+def projection_mlp(n_in, n_out=128, n_hidden=None)->nn.Module:
+    "An MLP projection head (AVID/SimCLR): Linear, BatchNorm, ReLU, Linear, from `n_in` features to `n_out`; `n_hidden=0`: one Linear layer."
+    if n_hidden == 0: return nn.Linear(n_in, n_out)
     n_hidden = n_hidden or n_in
     return nn.Sequential(nn.Linear(n_in, n_hidden, bias=False), nn.BatchNorm1d(n_hidden), nn.ReLU(inplace=True), nn.Linear(n_hidden, n_out))
 
@@ -65,7 +66,7 @@ class MemoryBank(nn.Module):
     def loss(self, zv, za, ids, temperature=0.1)->torch.Tensor:
         "Cross-modal InfoNCE of a batch against the other modality's bank (positive: the same item), then the EMA update."
         zv, za, ids = F.normalize(zv.float(), dim=1), F.normalize(za.float(), dim=1), ids.long()
-        bv, ba = self.v.to(zv.device), self.a.to(zv.device)
+        bv, ba = self.v.to(zv.device, copy=True), self.a.to(zv.device, copy=True)    # copies: the EMA update below is in place
         loss = (F.cross_entropy(zv @ ba.T / temperature, ids) + F.cross_entropy(za @ bv.T / temperature, ids)) / 2
         if self.training:
             with torch.no_grad():
@@ -112,7 +113,9 @@ class XDCModel(nn.Module):
     def __init__(self, video_encoder, audio_encoder, heads, clusterings, inputs=('video', 'audio'),
                  proj_dim=None,          # projection heads to this size (contrastive loss, centroid heads); None: none
                  head_type='linear',     # 'linear' (re-initialised after every clustering, the paper) or 'centroids' (DeepCluster-v2)
-                 head_temperature=0.1):  # temperature of the centroid heads' cosine logits
+                 head_temperature=0.1,   # temperature of the centroid heads' cosine logits
+                 proj='mlp'):            # projection heads: 'mlp' (Linear-BN-ReLU-Linear) or 'linear'
+        if proj not in ('mlp', 'linear'): raise ValueError(f"proj must be 'mlp' or 'linear', got {proj!r}")
         super().__init__()
         if tuple(inputs) not in MODALITY_PAIRS: raise ValueError(f"inputs must be one of {MODALITY_PAIRS}, got {inputs!r}")
         if head_type not in ('linear', 'centroids'): raise ValueError(f"head_type must be 'linear' or 'centroids', got {head_type!r}")
@@ -120,7 +123,8 @@ class XDCModel(nn.Module):
         self.video_encoder, self.audio_encoder, self.inputs = video_encoder, audio_encoder, tuple(inputs)
         self.head_spec, self.clusterings, self.head_type = list(heads), dict(clusterings), head_type
         n_out = dict(v=video_encoder.n_out, a=audio_encoder.n_out)
-        self.proj = nn.ModuleDict(dict(v=projection_mlp(n_out['v'], proj_dim), a=projection_mlp(n_out['a'], proj_dim))) if proj_dim else None
+        nh = 0 if proj == 'linear' else None
+        self.proj = nn.ModuleDict(dict(v=projection_mlp(n_out['v'], proj_dim, nh), a=projection_mlp(n_out['a'], proj_dim, nh))) if proj_dim else None
         def head(enc, c):
             k = clusterings[c][1]
             return CentroidHead(proj_dim, k, head_temperature) if head_type == 'centroids' else reset_head(nn.Linear(n_out[enc], k))

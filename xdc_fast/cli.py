@@ -15,8 +15,14 @@ def _norm_kw(norm)->dict:
     "`get_encoder` keyword for a CLI input-normalisation name ('none': no input normalisation layer)."
     return dict(input_norm=None if norm == 'none' else norm)
 
+def _resolve_norms(recipe, video_norm, audio_norm)->tuple:
+    "CLI names of the input norms: 'recipe' becomes the recipe's ('none' for no video normalisation layer)."
+    from xdc_fast.learner import RECIPES
+    r = RECIPES[recipe]
+    return (r['video_norm'] or 'none') if video_norm == 'recipe' else video_norm, r['audio_norm'] if audio_norm == 'recipe' else audio_norm
+
 def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume=False,
-              video_norm='none', audio_norm='batch'):
+              video_norm='recipe', audio_norm='recipe', recipe='xdc_fast', **opts):
     "Pretrain one variant; run folder gets config.json, metrics.csv and checkpoint.pth."
     import json, warnings
     from fastai.torch_core import set_seed
@@ -25,14 +31,17 @@ def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out,
     from xdc_fast.models import get_encoder
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     set_seed(seed)                                  # the same seed on every rank
+    video_norm, audio_norm = _resolve_norms(recipe, video_norm, audio_norm)
     ve, ae = get_encoder(video_arch, **_norm_kw(video_norm)), get_encoder(audio_arch, **_norm_kw(audio_norm))
-    learn = xdc_learner(dls, variant, n_clusters=n_clusters, video_arch=ve, audio_arch=ae,
+    opts = {k: v for k, v in opts.items() if v is not None}
+    learn = xdc_learner(dls, variant, n_clusters=n_clusters, video_arch=ve, audio_arch=ae, recipe=recipe, **opts,
                         seed=seed, pca_dim=pca_dim, recluster_every=recluster_every, path=out, model_dir='.')
     xdc_distributed(learn)                          # several ranks (torchrun): DDP + sharded loaders; nothing in one process
     if is_main():                                   # one writer: rank 0
         (out/'config.json').write_text(json.dumps(dict(variant=variant, epochs=epochs, lr=lr, n_clusters=n_clusters, video_arch=video_arch,
                                                        audio_arch=audio_arch, video_norm=video_norm, audio_norm=audio_norm,
                                                        seed=seed, pca_dim=pca_dim, recluster_every=recluster_every,
+                                                       **{k: v for k, v in learn.recipe.items() if k not in ('video_norm', 'audio_norm')},
                                                        files=len(dls.files), world_size=world_size(), **dls.clip_cfg), indent=1))
     ckpt = out/'checkpoint.pth'
     start = learn.resume(ckpt) if resume and ckpt.exists() else 0
@@ -58,6 +67,7 @@ def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder 
          recluster_every:int=2,     # epochs between clusterings
          workers:int=2,             # decoding worker processes
          seed:int=0,                # dataset and run seed
+         recipe:str='paper',        # paper (XDC as published: the demo's claim) or xdc_fast (contrastive warm-up + auxiliary loss)
         ):
     "Pretrain XDC and SDC on the synthetic demo data (small CPU encoders) and compare their clusters with the classes."
     import matplotlib; matplotlib.use('Agg')
@@ -71,10 +81,11 @@ def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder 
     print(f"dataset: {path} ({len(dls.files)} clips: {len(dls.train_ds)} train, {len(dls.valid_ds)} valid; "
           f"classes: {', '.join(dls.label_vocab)})")
     dls.show_batch(max_n=4).savefig(out/'show_batch.png', dpi=90)
+    if recipe not in ('xdc_fast', 'paper'): sys.exit(f"xdc_fast demo: --recipe must be xdc_fast or paper, got {recipe!r}")
     res = {}
     for variant in ('xdc', 'sdc'):
-        print(f"\n{variant.upper()} pretraining ({epochs} epochs, k={k}, clustering every {recluster_every}, r2plus1d_small + resnet_small_audio):")
-        learn = _pretrain(dls, variant, epochs, lr, (k, k), 'r2plus1d_small', 'resnet_small_audio', out/variant, seed, None, recluster_every)
+        print(f"\n{variant.upper()} pretraining ({epochs} epochs, k={k}, clustering every {recluster_every}, recipe {recipe}, r2plus1d_small + resnet_small_audio):")
+        learn = _pretrain(dls, variant, epochs, lr, (k, k), 'r2plus1d_small', 'resnet_small_audio', out/variant, seed, None, recluster_every, recipe=recipe)
         run = ClusterRun.from_learner(learn)
         res[variant] = {m: _final_nmi(run, m) for m in ('video', 'audio')}
         fig = show_clusters(run, 'video', n_samples=4, max_clusters=6)
@@ -119,12 +130,19 @@ def prepare(src:str,                # folder of videos
 # %% ../nbs/11_cli.ipynb #c4c2e287
 def pretrain(data:str,                      # folder of videos (any layout; train/ and valid/ sub-folders are used if present)
              out:str='xdc_run',             # run folder: config.json, metrics.csv, checkpoint.pth
-             variant:str='xdc',             # xdc, sdc, mdc or cdc
+             variant:str='xdc',             # xdc, sdc, mdc, cdc or contrastive
              n_clusters:str='64,64',        # k for video,audio
              video_arch:str='r2plus1d_18',  # video encoder name
              audio_arch:str='resnet18_audio', # audio encoder name
-             video_norm:str='none',         # video encoder input: 'none' (dataset statistics) or 'clip' (standardise each clip)
-             audio_norm:str='batch',        # audio encoder input: 'batch' (learned BatchNorm) or 'cmvn' (per band over time)
+             video_norm:str='recipe',       # video encoder input: 'none' (dataset statistics), 'clip' (standardise each clip) or 'recipe'
+             audio_norm:str='recipe',       # audio encoder input: 'batch' (learned BatchNorm), 'cmvn' (per band over time) or 'recipe'
+             recipe:str='xdc_fast',         # defaults of the bootstrapping options: xdc_fast or paper (XDC as published)
+             heads:str=None,                # reinit (the paper) or centroids (DeepCluster-v2); default: the recipe's
+             assign:str=None,               # kmeans (the paper) or sinkhorn (balanced, SeLa); default: the recipe's
+             warmup_epochs:float=None,      # contrastive epochs before the first clustering (a number < 1: share of --epochs)
+             aux_weight:float=None,         # contrastive loss kept beside the clustering loss after the warm-up (0: off)
+             bn_warmup:int=None,            # BatchNorm warm-up batches before the first clustering (SeLaVi)
+             cache:bool=False,              # decode every clip once into RAM (small datasets)
              epochs:int=10,                 # epochs
              lr:float=1e-3,                 # one-cycle peak learning rate
              bs:int=16,                     # batch size
@@ -137,15 +155,19 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
              resume:bool=False,             # continue from OUT/checkpoint.pth
             ):
     "Pretrain a video and an audio encoder on DATA by deep clustering; resumable run folder in OUT."
-    if variant not in ('xdc', 'sdc', 'mdc', 'cdc'): sys.exit(f"xdc_fast pretrain: --variant must be xdc, sdc, mdc or cdc, got {variant!r}")
+    if variant not in ('xdc', 'sdc', 'mdc', 'cdc', 'contrastive'): sys.exit(f"xdc_fast pretrain: --variant must be xdc, sdc, mdc, cdc or contrastive, got {variant!r}")
+    if recipe not in ('xdc_fast', 'paper'): sys.exit(f"xdc_fast pretrain: --recipe must be xdc_fast or paper, got {recipe!r}")
+    if heads not in (None, 'reinit', 'centroids'): sys.exit(f"xdc_fast pretrain: --heads must be reinit or centroids, got {heads!r}")
+    if assign not in (None, 'kmeans', 'sinkhorn'): sys.exit(f"xdc_fast pretrain: --assign must be kmeans or sinkhorn, got {assign!r}")
+    if warmup_epochs is not None and warmup_epochs >= 1: warmup_epochs = int(warmup_epochs)
     try: ks = tuple(int(k) for k in str(n_clusters).split(','))
     except ValueError: sys.exit(f"xdc_fast pretrain: --n_clusters must be two integers like 64,64, got {n_clusters!r}")
     if len(ks) != 2 or min(ks) < 2: sys.exit(f"xdc_fast pretrain: --n_clusters must be two integers >= 2 like 64,64, got {n_clusters!r}")
     if not Path(data).is_dir(): sys.exit(f"xdc_fast pretrain: {data} is not a folder")
     if epochs < 1 or bs < 1: sys.exit(f"xdc_fast pretrain: --epochs and --bs must be >= 1, got {epochs} and {bs}")
     if resume and not (Path(out)/'checkpoint.pth').exists(): sys.exit(f"xdc_fast pretrain: --resume but {Path(out)/'checkpoint.pth'} does not exist")
-    if video_norm not in ('none', 'clip'): sys.exit(f"xdc_fast pretrain: --video_norm must be none or clip, got {video_norm!r}")
-    if audio_norm not in ('batch', 'cmvn'): sys.exit(f"xdc_fast pretrain: --audio_norm must be batch or cmvn, got {audio_norm!r}")
+    if video_norm not in ('none', 'clip', 'recipe'): sys.exit(f"xdc_fast pretrain: --video_norm must be none, clip or recipe, got {video_norm!r}")
+    if audio_norm not in ('batch', 'cmvn', 'recipe'): sys.exit(f"xdc_fast pretrain: --audio_norm must be batch, cmvn or recipe, got {audio_norm!r}")
     import matplotlib; matplotlib.use('Agg')
     from xdc_fast.data.block import AVDataLoaders
     from xdc_fast.models import ENCODERS
@@ -155,8 +177,9 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     setup_distributed()                             # under torchrun: join the process group (gloo on CPUs, NCCL on GPUs)
     main = is_main()
     try:
-        dls = main_first(AVDataLoaders.from_folder, data, bs=bs, num_workers=workers, n_frames=n_frames, fps=fps, size=size, crop=crop)
-        _pretrain(dls, variant, epochs, lr, ks, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume, video_norm, audio_norm)
+        dls = main_first(AVDataLoaders.from_folder, data, bs=bs, num_workers=workers, n_frames=n_frames, fps=fps, size=size, crop=crop, cache=cache)
+        _pretrain(dls, variant, epochs, lr, ks, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume, video_norm, audio_norm,
+                  recipe, heads=heads, assign=assign, warmup_epochs=warmup_epochs, aux_weight=aux_weight, bn_warmup=bn_warmup)
     finally: teardown_distributed()
     if main: print(f"run folder: {out} (config.json, metrics.csv, checkpoint.pth, cluster_run.pt)")
 

@@ -48,7 +48,7 @@ def _cluster_metrics(cb, clusterings, has_truth):
 # %% ../nbs/07_learner.ipynb #9057c004
 RECIPES = dict(
     paper=dict(heads='reinit', assign='kmeans', warmup_epochs=0, aux_weight=0., bn_warmup=0, video_norm=None, audio_norm='batch'),
-    xdc_fast=dict(heads='centroids', assign='sinkhorn', warmup_epochs=1/3, aux_weight=1., bn_warmup=0, video_norm='clip', audio_norm='cmvn'),
+    xdc_fast=dict(heads='reinit', assign='kmeans', warmup_epochs=0.5, aux_weight=1., bn_warmup=0, video_norm='clip', audio_norm='cmvn'),
 )
 
 @delegates(Learner.__init__, but=['model', 'loss_func'])
@@ -77,6 +77,7 @@ def xdc_learner(dls,                            # `AVDataLoaders` (video clip, l
                 head_temperature=0.1,           # temperature of the centroid heads' cosine logits
                 proj_dim=128,                   # size of the projection heads (when a contrastive loss or centroid heads use them)
                 bank=False,                     # InfoNCE over a `MemoryBank` of every item instead of in-batch negatives
+                proj='linear',                  # projection heads: 'linear' or 'mlp'
                 **kwargs):
     "A `Learner` that pretrains a video and an audio encoder by deep clustering (`variant`) or cross-modal contrast ('contrastive')."
     if recipe not in RECIPES: raise ValueError(f"recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
@@ -93,7 +94,7 @@ def xdc_learner(dls,                            # `AVDataLoaders` (video clip, l
     archs, norms = dict(video=video_arch, audio=audio_arch), dict(video=opts['video_norm'], audio=opts['audio_norm'])
     encs = [get_encoder(archs[m], input_norm=norms[m]) if isinstance(archs[m], str) else get_encoder(archs[m]) for m in modalities]
     model = XDCModel(*encs, head_plan, clusterings, inputs=modalities, proj_dim=proj_dim if uses_proj else None,
-                     head_type='centroids' if opts['heads'] == 'centroids' and not contrastive else 'linear', head_temperature=head_temperature)
+                     head_type='centroids' if opts['heads'] == 'centroids' and not contrastive else 'linear', head_temperature=head_temperature, proj=proj)
     mb = MemoryBank(len(dls.files), proj_dim, seed=seed) if bank and uses_proj else None
     loss = XDCLoss(len(head_plan), cluster_weight=0. if contrastive else 1., contrastive_weight=1. if contrastive else opts['aux_weight'],
                    temperature=temperature, bank=mb)
