@@ -24,6 +24,8 @@ deviation (ddof=1) over seeds go to --json (a key per variant, plus `curves`, `a
 
     python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --json benchmarks/results/paper_table.json \\
         --plot benchmarks/results/paper_table.png
+    # a stopped run continues where it stopped (the same settings), e.g. to add seeds or the ablation:
+    python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --ablation --resume --json benchmarks/results/paper_table.json
 """
 import colorsys, csv, json as _json, platform, time, warnings
 from pathlib import Path
@@ -202,7 +204,8 @@ def main(data:Param('folder laid out like avdigits: {train,valid}/{label}/*.mp4'
          crop_scale:Param('smallest area of the random training crop', float)=0.6,
          video_arch:str='r2plus1d_small', audio_arch:str='resnet_small_audio',
          video_norm:Param("video encoder input_norm: 'clip' or 'none'", str)='clip',
-         audio_norm:Param("audio encoder input_norm: 'cmvn' or 'batch'", str)='cmvn'):
+         audio_norm:Param("audio encoder input_norm: 'cmvn' or 'batch'", str)='cmvn',
+         resume:Param('keep the runs already in --json (same settings) and run only the missing (seed, variant) pairs', store_true)=False):
     "Pretrain every variant with the same budget and report linear probes on the label and the nuisances."
     t_start = time.time()
     data = Path(data)
@@ -220,11 +223,19 @@ def main(data:Param('folder laid out like avdigits: {train,valid}/{label}/*.mp4'
     print(f"{data}: {int((split == 'train').sum())} train / {int((split == 'valid').sum())} valid videos, {len(dls.label_vocab)} labels, "
           f"nuisances: {', '.join(k for k in labels if k != 'label')}; {dls.cache} ({time.time() - t_start:.0f} s)", flush=True)
     rows, timings, curves, ablation_rows, sweep = {v: [] for v in names}, {}, {}, {}, {}
+    if resume and json and Path(json).exists():                  # a stopped run: keep what it measured, with the same settings
+        old = _json.loads(Path(json).read_text())
+        same = {k: old['config'].get(k) for k in cfg} == _json.loads(_json.dumps(cfg))
+        if not same: raise SystemExit(f"--resume: {json} was measured with other settings ({old['config']}); use another --json")
+        for v in names: rows[v] = [r for r in old.get(v, {}).get('per_seed', []) if r['seed'] < seeds]
+        curves, ablation_rows, sweep = old.get('curves', {}), old.get('ablation', {}), old.get('k_sweep', {})
+        print(f"--resume: kept {sum(map(len, rows.values()))} runs of {json}", flush=True)
     def snapshot(partial=True):
         out = {v: summarise(rows[v]) for v in names if rows[v]}
         return dict(out, curves=curves, ablation=ablation_rows, k_sweep=sweep)
     for seed in range(seeds):
         for v in names:
+            if any(r['seed'] == seed for r in rows[v]): continue      # measured by an earlier run (--resume)
             t0 = time.time()
             curve = ProbeCurve(dls, split, labels, curve_every) if seed == 0 and curve_every and v != 'random' else None
             model = XDCModel(*encoders(cfg, seed), [], {}) if v == 'random' else train(dls, v, cfg, seed, curve)
@@ -234,6 +245,7 @@ def main(data:Param('folder laid out like avdigits: {train,valid}/{label}/*.mp4'
             print(f"seed {seed} {v:12s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({time.time() - t0:.0f} s)", flush=True)
             if json: _save(json, snapshot(), cfg, data, seed + 1, t_start, partial=True)
     for kk in [int(x) for x in k_sweep.split(',') if x.strip()]:
+        if str(kk) in sweep: continue
         t0 = time.time()
         r = probes(train(dls, 'xdc', dict(cfg, k=kk), 0), dls, split, labels, which=('video', 'audio'))
         sweep[str(kk)] = r
@@ -241,6 +253,7 @@ def main(data:Param('folder laid out like avdigits: {train,valid}/{label}/*.mp4'
         if json: _save(json, snapshot(), cfg, data, seeds, t_start, partial=True)
     if ablation:
         for name, opts in ABLATION.items():
+            if name in ablation_rows: continue
             t0 = time.time()
             if name == 'xdc (defaults)' and rows.get('xdc'): r = {p: rows['xdc'][0][p] for p in PROBES if p in rows['xdc'][0]}
             else: r = probes(train(dls, 'xdc', cfg, 0, **opts), dls, split, labels)

@@ -45,11 +45,21 @@ def tiny(tmp_path_factory):
     return make_synthetic_av(tmp_path_factory.mktemp('dist')/'data', n_classes=3, clips_per_class=8, seed=0)
 
 
-ARGS = ['--variant', 'xdc', '--n-clusters', '3,3', '--video-arch', 'r2plus1d_small', '--audio-arch', 'resnet_small_audio',
+ARGS = ['--recipe', 'paper', '--variant', 'xdc', '--n-clusters', '3,3', '--video-arch', 'r2plus1d_small', '--audio-arch', 'resnet_small_audio',
         '--bs', '4', '--workers', '0', '--n-frames', '4', '--size', '32', '--crop', '32', '--pca-dim', '8', '--lr', '1e-3']
 
 
 def _targets(d, rank, epoch): return torch.load(d/f'targets_rank{rank}_epoch{epoch}.pt')
+
+
+def test_pretrain_two_ranks_default_recipe(tiny, tmp_path):
+    "xdc_fast's recipe under DistributedDataParallel: the warm-up epoch (heads weighted 0) and the clustering epoch with the auxiliary InfoNCE."
+    run, rec = tmp_path/'run', tmp_path/'rec'; rec.mkdir()
+    _run(['cli', rec, '--', tiny, '--out', run, '--epochs', '2', *ARGS[2:]])           # ARGS without '--recipe paper'
+    assert sorted(p.name for p in rec.glob('targets_*')) == ['targets_rank0_epoch1.pt', 'targets_rank1_epoch1.pt']   # epoch 0: the warm-up
+    assert torch.equal(_targets(rec, 0, 1), _targets(rec, 1, 1))
+    m0, m1 = (torch.load(rec/f'model_rank{r}.pt') for r in (0, 1))
+    assert any(k.startswith('proj.') for k in m0) and all(torch.equal(m0[k], m1[k]) for k in m0), "ranks end with different weights"
 
 
 def test_pretrain_two_ranks_cli(tiny, tmp_path):

@@ -42,6 +42,16 @@ def test_table_json_has_every_variant_seed_and_probe(ds_with_speakers, tmp_path)
     assert t['config']['partial'] is False and t['config']['seeds'] == 2
     assert png.stat().st_size > 10_000
     assert 'video ordering:' in r.stdout and 'table took' in r.stdout
+    # a stopped run continues: --resume keeps the two seeds measured and runs only the third
+    r = run('--data', ds_with_speakers, '--seeds', 3, '--epochs', 2, '--k', 3, '--k_sweep', '2', '--bs', 8, '--curve_every', 1,
+            '--video_arch', 'r2plus1d_tiny', '--audio_arch', 'resnet_tiny_audio', '--variants', 'random,xdc_paper,xdc,contrastive,supervised',
+            '--json', out, '--resume')
+    assert r.returncode == 0, r.stderr[-3000:]
+    t3 = json.loads(out.read_text())
+    assert 'kept 10 runs' in r.stdout and r.stdout.count('seed 2 ') == 5 and 'seed 0 ' not in r.stdout
+    for v in variants: assert t3[v]['per_seed'][:2] == t[v]['per_seed'] and t3[v]['per_seed'][2]['seed'] == 2
+    r = run('--data', ds_with_speakers, '--seeds', 3, '--epochs', 3, '--json', out, '--resume')     # other settings: refused
+    assert r.returncode != 0 and 'measured with other settings' in r.stderr
 
 
 def test_bad_arguments_exit_with_a_reason(synth_ds, tmp_path):

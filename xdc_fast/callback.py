@@ -165,8 +165,9 @@ class XDCLoss(MultiHeadLoss):
         "`preds`: the heads' logits then `(zv, za)`; `targ`: `(B,)` item ids, or `(B, n_heads+1)` labels with the item ids last."
         heads, proj = preds[:self.n_heads], preds[self.n_heads:]
         loss = preds[0].new_zeros(())
-        if heads and self.cluster_weight: loss = loss + self.cluster_weight * super().forward(heads, targ)
-        if proj and self.contrastive_weight:
+        # both terms are computed even at weight 0, so every parameter is in the graph (DistributedDataParallel needs that)
+        if heads: loss = loss + self.cluster_weight * super().forward(heads, targ)
+        if proj:
             ids = targ if targ.ndim == 1 else targ[:, -1]
             nce = self.bank.loss(*proj, ids, self.temperature) if self.bank is not None else info_nce(*proj, self.temperature)
             loss = loss + self.contrastive_weight * nce
