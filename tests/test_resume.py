@@ -19,7 +19,7 @@ class Interrupt(Callback):
 def _run(data, ckpt, variant, resume=False, interrupt=None):
     set_seed(7)
     dls = AVDataLoaders.from_folder(data, bs=8, n_frames=4, size=32, crop=32, num_workers=0, progress=False)
-    learn = xdc_learner(dls, variant, n_clusters=(3, 3), video_arch='r2plus1d_small', audio_arch='resnet_small_audio', pca_dim=16)
+    learn = xdc_learner(dls, variant, n_clusters=(3, 3), video_arch='r2plus1d_small', audio_arch='resnet_small_audio', pca_dim=16, recipe='paper')
     learn.init_stem = learn.model.video_encoder.stem[0].weight.detach().clone()
     start = learn.resume(ckpt) if resume else 0
     cbs = [RunCheckpoint(ckpt)] + ([Interrupt(interrupt)] if interrupt is not None else [])
