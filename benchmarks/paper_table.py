@@ -27,7 +27,7 @@ deviation (ddof=1) over seeds go to --json (a key per variant, plus `curves`, `a
     # a stopped run continues where it stopped (the same settings), e.g. to add seeds or the ablation:
     python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --ablation --resume --json benchmarks/results/paper_table.json
 """
-import colorsys, csv, json as _json, platform, time, warnings
+import colorsys, csv, json as _json, platform, sys, time, warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -43,6 +43,8 @@ from xdc_fast.learner import xdc_learner
 from xdc_fast.models import get_encoder
 from xdc_fast.callback import XDCModel, MultiHeadLoss, extract_av_features
 from xdc_fast.transfer import linear_probe
+sys.path.insert(0, str(Path(__file__).resolve().parent))          # the other benchmarks, also when loaded by file path
+from epoch_overhead import TrueLabelTargets                      # the supervised baseline's targets
 
 VARIANTS = ('random', 'sdc', 'mdc', 'cdc', 'xdc_paper', 'xdc', 'contrastive', 'supervised')
 CLUSTERING = ('sdc', 'mdc', 'cdc', 'xdc')
@@ -113,13 +115,6 @@ class ProbeCurve(Callback):
         r = probes(self.learn.model, *self.args, Cs=(1.,), which=('video', 'audio'))
         self.points.append(dict(epoch=self.epoch + 1, **r))
 
-class TrueLabels(Callback):
-    "The supervised bound: each batch's item ids replaced by the true labels, once per head."
-    def __init__(self, labels, n_heads): self.labels, self.n_heads = torch.as_tensor(labels), n_heads
-    def before_batch(self):
-        ids = self.learn.yb[0].as_subclass(torch.Tensor).long().cpu()
-        self.learn.yb = (self.labels[ids][:, None].repeat(1, self.n_heads).to(self.learn.xb[0].device),)
-
 def train(dls, variant, cfg, seed, curve=None, **opts):
     "Train one variant with the table's budget; returns the model (its encoders are what the probes see)."
     ve, ae = encoders(cfg, seed)
@@ -128,7 +123,7 @@ def train(dls, variant, cfg, seed, curve=None, **opts):
     if variant == 'supervised':
         n = len(dls.label_vocab)
         model = XDCModel(ve, ae, [('v<-y', 'v', 'y'), ('a<-y', 'a', 'y')], {'y': ('label', n)})
-        learn = Learner(dls, model, loss_func=MultiHeadLoss(), cbs=[TrueLabels(dls.labels, 2)] + cbs)
+        learn = Learner(dls, model, loss_func=MultiHeadLoss(), cbs=[TrueLabelTargets(dls.labels, 2)] + cbs)
     else:
         name = 'xdc' if variant == 'xdc_paper' else variant
         opts = dict(dict(recipe='paper' if variant == 'xdc_paper' else 'xdc_fast'), **opts)
