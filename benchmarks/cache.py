@@ -15,6 +15,7 @@ import json as _json, os, platform, sys, time, warnings
 from pathlib import Path
 import torch
 from fastcore.script import call_parse, Param
+import xdc_fast.core                        # first: fastai imported without its torch.jit.script warning
 from fastai.learner import Learner
 from xdc_fast.data.block import AVDataLoaders
 from xdc_fast.models import get_encoder

@@ -20,6 +20,7 @@ the fits, the parts of the feature pass (loader start, decoding, encoder forward
 import argparse, contextlib, datetime, io, json, os, platform, resource, time, warnings
 from pathlib import Path
 import torch
+import xdc_fast.core                        # first: fastai imported without its torch.jit.script warning
 from fastai.callback.core import Callback
 from fastai.learner import Learner, Recorder
 from fastai.torch_core import set_seed

@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastcore.script import call_parse, Param, store_true
-from fastprogress.fastprogress import progress_bar
+from xdc_fast.core import pbar
+import xdc_fast.core                        # first: fastai imported without its torch.jit.script warning
 from fastai.callback.core import Callback
 from fastai.data.core import test_set
 from fastai.learner import Learner
@@ -49,16 +50,18 @@ from epoch_overhead import TrueLabelTargets                      # the supervise
 VARIANTS = ('random', 'sdc', 'mdc', 'cdc', 'xdc_paper', 'xdc', 'contrastive', 'supervised')
 CLUSTERING = ('sdc', 'mdc', 'cdc', 'xdc')
 PROBES = ('video', 'audio', 'speaker', 'background')
-ABLATION = {                                  # XDC with one option of xdc_fast's recipe changed
-    'xdc (defaults)': {},
-    'heads=reinit': dict(heads='reinit'),
-    'assign=kmeans': dict(assign='kmeans'),
+ABLATION = {                                  # XDC with one option of xdc_fast's recipe changed (seed 0), most telling first
+    'xdc (defaults)': {},                     # = the table's xdc row, seed 0
     'warmup_epochs=0': dict(warmup_epochs=0),
     'aux_weight=0': dict(aux_weight=0.),
+    'heads=centroids': dict(heads='centroids'),
+    'assign=sinkhorn': dict(assign='sinkhorn'),
+    'paper recipe': dict(recipe='paper'),     # = the table's xdc_paper row, seed 0
+    'features=train': dict(features='train'),
     'bn_warmup=20': dict(bn_warmup=20),
     'bank=True': dict(bank=True),
-    'paper recipe': dict(recipe='paper'),
 }
+SAME_AS_ROW = {'xdc (defaults)': 'xdc', 'paper recipe': 'xdc_paper'}   # ablation entries the table measured already
 
 def background_hue(path, n_bins=6)->int:
     "Hue bin of the mean colour of the first frame's border (the background where the digit is not)."
@@ -78,7 +81,7 @@ def nuisance_labels(data, files)->dict:
         if all(r in rows and 'speaker' in rows[r] for r in rel):
             names = sorted({rows[r]['speaker'] for r in rel})
             out['speaker'] = np.array([names.index(rows[r]['speaker']) for r in rel])
-    out['background'] = np.array([background_hue(f) for f in progress_bar(files, leave=False)])
+    out['background'] = np.array([background_hue(f) for f in pbar(files, leave=False)])
     return out
 
 def encoders(cfg, seed):
@@ -127,8 +130,9 @@ def train(dls, variant, cfg, seed, curve=None, **opts):
     else:
         name = 'xdc' if variant == 'xdc_paper' else variant
         opts = dict(dict(recipe='paper' if variant == 'xdc_paper' else 'xdc_fast'), **opts)
+        save_run = opts.pop('save_run', None)
         learn = xdc_learner(dls, name, n_clusters=cfg['k'], video_arch=ve, audio_arch=ae, seed=seed, recluster_every=cfg['recluster_every'],
-                            save_run=None, cbs=cbs, **opts)
+                            save_run=save_run, cbs=cbs, **opts)
     with learn.no_logging(), learn.no_bar(), warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='clustering .* is degenerate')
         learn.fit_one_cycle(cfg['epochs'], cfg['lr'])
@@ -200,7 +204,8 @@ def main(data:Param('folder laid out like avdigits: {train,valid}/{label}/*.mp4'
          video_arch:str='r2plus1d_small', audio_arch:str='resnet_small_audio',
          video_norm:Param("video encoder input_norm: 'clip' or 'none'", str)='clip',
          audio_norm:Param("audio encoder input_norm: 'cmvn' or 'batch'", str)='cmvn',
-         resume:Param('keep the runs already in --json (same settings) and run only the missing (seed, variant) pairs', store_true)=False):
+         resume:Param('keep the runs already in --json (same settings) and run only the missing (seed, variant) pairs', store_true)=False,
+         save_run:Param("train XDC (seed 0, the table's settings) once more and save its `ClusterRun` here, for the tutorial's explorer (skipped if the file exists)", str)=None):
     "Pretrain every variant with the same budget and report linear probes on the label and the nuisances."
     t_start = time.time()
     data = Path(data)
@@ -246,11 +251,16 @@ def main(data:Param('folder laid out like avdigits: {train,valid}/{label}/*.mp4'
         sweep[str(kk)] = r
         print(f"k sweep: xdc k={kk}  video {r['video']:.3f}  audio {r['audio']:.3f}  ({time.time() - t0:.0f} s)", flush=True)
         if json: _save(json, snapshot(), cfg, data, seeds, t_start, partial=True)
+    if save_run and not Path(save_run).exists():
+        t0 = time.time()
+        train(dls, 'xdc', cfg, 0, save_run=str(Path(save_run).resolve()))
+        print(f"saved the ClusterRun of XDC (seed 0) to {save_run} ({time.time() - t0:.0f} s)", flush=True)
     if ablation:
         for name, opts in ABLATION.items():
             if name in ablation_rows: continue
             t0 = time.time()
-            if name == 'xdc (defaults)' and rows.get('xdc'): r = {p: rows['xdc'][0][p] for p in PROBES if p in rows['xdc'][0]}
+            row = next((r for r in rows.get(SAME_AS_ROW.get(name), []) if r['seed'] == 0), None)
+            if row is not None: r = {p: row[p] for p in PROBES if p in row}
             else: r = probes(train(dls, 'xdc', cfg, 0, **opts), dls, split, labels)
             ablation_rows[name] = r
             print(f"ablation {name:18s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({time.time() - t0:.0f} s)", flush=True)

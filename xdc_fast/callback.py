@@ -7,12 +7,13 @@ __all__ = ['VARIANTS', 'MODALITY_PAIRS', 'plan_heads', 'projection_mlp', 'info_n
            'XDCModel', 'MultiHeadLoss', 'XDCLoss', 'extract_av_features', 'ClusterCallback']
 
 # %% ../nbs/06_callback.ipynb #e1f8f1c3
+import xdc_fast.core   # first: fastai imported without its torch.jit.script warning (see core)
 import math, warnings
 import torch
 from torch import nn
 import torch.nn.functional as F
 from fastcore.basics import store_attr
-from fastprogress.fastprogress import progress_bar
+from .core import pbar
 from fastai.callback.core import Callback
 from fastai.learner import Recorder
 from fastai.callback.schedule import LRFinder
@@ -20,7 +21,7 @@ from fastai.data.core import test_set
 from fastai.distributed import DistributedDL
 from .models import reset_head
 from .cluster import cluster_features, assign_new, nmi, cluster_stats, cluster_weights, pca_apply, sinkhorn_labels
-from .distributed import shard, gather_rows, broadcast_object, broadcast_module, is_main
+from .distributed import shard, gather_rows, broadcast_object, broadcast_module, is_main, unwrap
 
 # %% ../nbs/06_callback.ipynb #aaf6ca67
 VARIANTS = ('xdc', 'sdc', 'mdc', 'cdc', 'contrastive')
@@ -143,16 +144,23 @@ class XDCModel(nn.Module):
         "One logit tensor per head, then (with projection heads) the video and audio projections."
         fv, fa = self.encode(video, mel)
         feats = dict(v=fv, a=fa)
-        if self.proj is None: return tuple(self.heads[name](feats[enc]) for name, enc, _ in self.head_spec)
+        if self.proj is None:
+            self.train_embed = (fv.detach(), fa.detach()) if self.training else None    # for `features='train'`: no extra pass
+            return tuple(self.heads[name](feats[enc]) for name, enc, _ in self.head_spec)
         z = dict(v=self.proj['v'](fv), a=self.proj['a'](fa))
         hin = dict(v=F.normalize(z['v'], dim=1), a=F.normalize(z['a'], dim=1)) if self.head_type == 'centroids' else feats
+        self.train_embed = (hin['v'].detach(), hin['a'].detach()) if self.training else None   # what `embed` returns, from this pass
         return tuple(self.heads[name](hin[enc]) for name, enc, _ in self.head_spec) + (z['v'], z['a'])
 
 # %% ../nbs/06_callback.ipynb #1939c820
+def _ce(logits, t):
+    "Mean cross-entropy over the items with a label (-1: a file left out of the clustering); 0 when none has one."
+    return F.cross_entropy(logits, t, ignore_index=-1, reduction='sum') / (t >= 0).sum().clamp(min=1)
+
 class MultiHeadLoss(nn.Module):
     "Cross-entropy summed over heads: `preds` one logit tensor per head, `targ` `(B, n_heads)` labels."
     def forward(self, preds, targ):
-        return sum(F.cross_entropy(p, targ[:, i]) for i, p in enumerate(preds))
+        return sum(_ce(p, targ[:, i]) for i, p in enumerate(preds))
     def activation(self, preds): return tuple(p.softmax(-1) for p in preds)
     def decodes(self, preds): return tuple(p.argmax(-1) for p in preds)
 
@@ -185,7 +193,7 @@ def extract_av_features(model, dl, n_items, parent=None, dtype=torch.float32, fn
     fn = fn or model.encode
     seen = torch.zeros(n_items, dtype=torch.bool)
     try:
-        for video, mel, ids in progress_bar(dl, parent=parent, leave=False):
+        for video, mel, ids in pbar(dl, parent=parent, leave=False):
             video, mel, ids = (t.as_subclass(torch.Tensor) for t in (video, mel, ids))   # plain tensors: no type dispatch per op
             v, a = (f.float().cpu() for f in fn(video, mel))
             if fv is None: fv, fa = torch.zeros(n_items, v.shape[1], dtype=dtype), torch.zeros(n_items, a.shape[1], dtype=dtype)
@@ -208,10 +216,12 @@ class ClusterCallback(Callback):
                  marginals='uniform',       # Sinkhorn cluster sizes: 'uniform' or 'gauss'
                  sharpness=20.,             # Sinkhorn's lambda
                  bn_warmup=0,               # train-mode forward batches (no gradient) before the first clustering of a fresh model (SeLaVi)
+                 features='pass',           # 'pass': a feature pass without augmentation (the paper); 'train': the training pass's embeddings (DeepCluster-v2)
                 ):
         if assign not in ('kmeans', 'sinkhorn'): raise ValueError(f"assign must be 'kmeans' or 'sinkhorn', got {assign!r}")
+        if features not in ('pass', 'train'): raise ValueError(f"features must be 'pass' or 'train', got {features!r}")
         store_attr()
-        self.log, self.clustered_epoch = {}, None
+        self.log, self.clustered_epoch, self.bank = {}, None, None
 
     @property
     def state(self): return self.learn.model.cluster_state
@@ -224,6 +234,7 @@ class ClusterCallback(Callback):
         idx = {str(f): i for i, f in enumerate(files)}
         self.train_ids = torch.tensor([idx[str(f)] for f in self.dls.train.items])
         self.valid_ids = torch.tensor([idx[str(f)] for f in self.dls.valid.items])
+        self.bank = None            # `features='train'`: the training pass's embeddings, filled batch by batch (a fresh one each fit)
 
     @property
     def in_warmup(self)->bool: return self.epoch < getattr(self, 'n_warmup', 0)
@@ -237,11 +248,22 @@ class ClusterCallback(Callback):
 
     def before_batch(self):
         ids = self.learn.yb[0].as_subclass(torch.Tensor).long().cpu()
+        self.batch_ids = ids
         if self.in_warmup: targets = torch.zeros(len(ids), len(self.learn.model.head_spec), dtype=torch.long)
         else:
             if 'targets' not in self.state: self.recluster(self.epoch)
             targets = self.state.get('targets')[ids]
         self.learn.yb = (torch.cat([targets, ids[:, None]], 1).to(self.learn.xb[0].device),)   # labels per head, then the item id
+
+    def after_pred(self):
+        "`features='train'`: keep each training item's embedding of this pass (the clustering's features without an extra pass)."
+        if self.features != 'train' or not self.training: return
+        emb = getattr(unwrap(self.learn.model), 'train_embed', None)
+        if emb is None: return
+        ev, ea = (e.float().cpu() for e in emb)
+        if self.bank is None: self.bank = self._new_bank(ev.shape[1], ea.shape[1])
+        ids = self.batch_ids
+        self.bank['v'][ids], self.bank['a'][ids], self.bank['seen'][ids] = ev.to(self.bank['v'].dtype), ea.to(self.bank['a'].dtype), True
 
     def _set_weights(self):
         "The loss's weights for this epoch: the contrastive loss alone in the warm-up, then the clustering loss (+ `aux_weight` x contrastive)."
@@ -256,15 +278,50 @@ class ClusterCallback(Callback):
     def recluster(self, epoch):
         "Extract features, cluster (on rank 0), set targets on every rank, reset heads and the sampler (once per epoch)."
         if self.bn_warmup and epoch == 0 and 'targets' not in self.state: self._bn_warmup()
-        fv, fa = self._features()
-        self._sync(fv, fa, epoch)
+        fv, fa, ok = self._features()
+        self._sync(fv, fa, ok, epoch)
         self._reset_heads()
         _inner(self.dls.train).weights = cluster_weights(*[self.state.get(f'labels_{c}')[self.train_ids] for c in self._supervising()])
         self.clustered_epoch = epoch
 
     def _features(self):
-        "Features of every item on rank 0 (`None, None` on the other ranks): each rank extracts its shard."
-        ids = shard(torch.arange(self.n_items))
+        "Features of every item on rank 0 (`None, None, None` on the other ranks), from a feature pass or (`features='train'`) the training pass."
+        got = self._bank_features() if self.features == 'train' else None
+        if got is not None: return got
+        fv, fa, ok = self._pass(torch.arange(self.n_items))
+        if self.features == 'train' and fv is not None: self._fill_bank(fv, fa, ok)   # items the next epochs do not draw keep these
+        return fv, fa, ok
+
+    def _new_bank(self, dv, da):
+        dtype = torch.float16 if self.n_items >= self.half_from else torch.float32
+        return dict(v=torch.zeros(self.n_items, dv, dtype=dtype), a=torch.zeros(self.n_items, da, dtype=dtype), seen=torch.zeros(self.n_items, dtype=torch.bool))
+
+    def _fill_bank(self, fv, fa, ok):
+        if self.bank is None: self.bank = self._new_bank(fv.shape[1], fa.shape[1])
+        self.bank['v'][ok], self.bank['a'][ok], self.bank['seen'][ok] = fv[ok].to(self.bank['v'].dtype), fa[ok].to(self.bank['a'].dtype), True
+
+    def _bank_features(self):
+        "Training items from the embeddings of the training passes (each rank's, newest kept), validation items from a pass; None until every training item was seen."
+        b = self.bank
+        d = (b['v'].shape[1], b['a'].shape[1]) if b is not None else None
+        d = broadcast_object(d)                                         # a rank that has trained knows the sizes
+        if d is None: return None
+        if b is None: b = self._new_bank(*d)
+        ids = b['seen'].nonzero()[:, 0]
+        f = gather_rows(torch.cat([b['v'][ids].float(), b['a'][ids].float(), torch.ones(len(ids), 1)], 1), ids, self.n_items)
+        ready = broadcast_object(bool(f[self.train_ids, -1].all()) if f is not None else None)
+        if not ready: return None                                     # the first clustering (or a training item never drawn yet): a full pass
+        pv = self._pass(self.valid_ids) if len(self.valid_ids) else (None, None, None)
+        if f is None: return None, None, None
+        fv, fa, ok = f[:, :d[0]], f[:, d[0]:-1], f[:, -1] > 0.5
+        if pv[0] is not None:
+            vok = pv[2][self.valid_ids]
+            fv[self.valid_ids], fa[self.valid_ids], ok[self.valid_ids] = pv[0][self.valid_ids], pv[1][self.valid_ids], vok
+        return fv, fa, ok
+
+    def _pass(self, items):
+        "A feature pass (no augmentation, eval mode) over `items`: each rank extracts its shard; rank 0 gets `(n_items, d)` features and which items have them."
+        ids = shard(items)
         valid = _inner(self.dls.valid)
         dl = valid.new(test_set(valid.dataset, [self.dls.files[i] for i in ids], with_labels=True),
                        bs=self.extract_bs or self.dls.bs, shuffle=False, drop_last=False)
@@ -272,38 +329,50 @@ class ClusterCallback(Callback):
         dtype = torch.float16 if self.n_items >= self.half_from else torch.float32
         model = self.learn.model
         fv, fa, seen = extract_av_features(model, dl, self.n_items, parent=mbar, dtype=dtype, fn=getattr(model, 'embed', None))
-        if not seen[ids].all(): raise RuntimeError(f"the feature pass missed {int((~seen[ids]).sum())} items; check the clip id block")
-        return self._gather(fv[ids], fa[ids], ids)
+        self._report_missing(ids[~seen[ids]])
+        return self._gather(fv[ids], fa[ids], seen[ids], ids)
 
-    def _gather(self, fv, fa, ids):
-        "Seam for several processes: each rank's shard to rank 0, placed by item index (in one process: placed)."
-        f = gather_rows(torch.cat([fv, fa], 1), ids, self.n_items)      # (m, d_v+d_a) per rank -> (n_items, d_v+d_a) on rank 0
-        return (None, None) if f is None else (f[:, :fv.shape[1]], f[:, fv.shape[1]:])
+    def _report_missing(self, missing):
+        "Files whose clip failed to decode in this feature pass: named in a warning, left out of this clustering."
+        self.missing = [self.dls.files[i] for i in missing.tolist()]
+        if not self.missing: return
+        names = ', '.join(str(f) for f in self.missing[:3]) + (' ...' if len(self.missing) > 3 else '')
+        warnings.warn(f"ClusterCallback: {len(self.missing)} files failed to decode in the feature pass of epoch {self.epoch} ({names}); "
+                      f"they are left out of this clustering (label -1: never sampled, not in the metrics) and the run goes on")
 
-    def _sync(self, fv, fa, epoch):
+    def _gather(self, fv, fa, seen, ids):
+        "Seam for several processes: each rank's shard (features, and whether each item has them) to rank 0, placed by item index."
+        f = gather_rows(torch.cat([fv, fa, seen[:, None].to(fv.dtype)], 1), ids, self.n_items)   # (m, d_v+d_a+1) per rank -> (n_items, ...) on rank 0
+        return (None, None, None) if f is None else (f[:, :fv.shape[1]], f[:, fv.shape[1]:-1], f[:, -1] > 0.5)
+
+    def _sync(self, fv, fa, ok, epoch):
         "Cluster on rank 0; every rank then holds its clustering state and metrics (an error there stops every rank)."
         err = None
         if is_main():
-            try: self._cluster(fv, fa, epoch)
+            try: self._cluster(fv, fa, ok, epoch)
             except Exception as e: err = e
         err, tensors, log = broadcast_object((err, self.state.tensors, self.log) if is_main() else None)
         if err is not None: raise err
         self.state.tensors, self.log = tensors, log
 
-    def _cluster(self, fv, fa, epoch):
+    def _cluster(self, fv, fa, ok, epoch):
+        "k-means (or Sinkhorn) labels for each clustering from the items with features (`ok`); the others get -1."
         feats = dict(v=fv, a=fa)
+        tr, va = self.train_ids[ok[self.train_ids]], self.valid_ids[ok[self.valid_ids]]
+        if not len(tr): raise RuntimeError(f"no training file could be decoded in the feature pass of epoch {epoch}; is the data folder still there?")
+        self.clustered_ids = tr                                     # the training items of this clustering (for the metrics)
         for m, f in feats.items():
-            bad = (~torch.isfinite(f[self.train_ids]).all(1)).sum().item()
-            if bad: raise FloatingPointError(f"{'video' if m == 'v' else 'audio'} encoder features of {bad} of {len(self.train_ids)} training "
+            bad = (~torch.isfinite(f[tr]).all(1)).sum().item()
+            if bad: raise FloatingPointError(f"{'video' if m == 'v' else 'audio'} encoder features of {bad} of {len(tr)} training "
                                              f"items are NaN/Inf at epoch {epoch}: training diverged; lower the learning rate")
         for name, (src, k) in self.learn.model.clusterings.items():
             x = torch.cat([feats['v'], feats['a']], 1) if src == 'av' else feats[src]
-            c = cluster_features(x[self.train_ids], k, self.pca_dim, self.n_iter, seed=self.seed * 1000 + epoch, gpu=self.gpu,
+            c = cluster_features(x[tr], k, self.pca_dim, self.n_iter, seed=self.seed * 1000 + epoch, gpu=self.gpu,
                                  max_points_per_centroid=self.max_points_per_centroid)
-            if self.assign == 'sinkhorn': c = self._balance(x[self.train_ids], c, epoch)
-            labels, dist = torch.zeros(self.n_items, dtype=torch.long), torch.zeros(self.n_items)
-            labels[self.train_ids], dist[self.train_ids] = c['labels'], c['dist']
-            if len(self.valid_ids): labels[self.valid_ids], dist[self.valid_ids] = assign_new(x[self.valid_ids], c, return_dist=True)
+            if self.assign == 'sinkhorn': c = self._balance(x[tr], c, epoch)
+            labels, dist = torch.full((self.n_items,), -1, dtype=torch.long), torch.zeros(self.n_items)
+            labels[tr], dist[tr] = c['labels'], c['dist']
+            if len(va): labels[va], dist[va] = assign_new(x[va], c, return_dist=True)
             self._log_metrics(name, k, labels)
             for key in ('centroids', 'A', 'b'): self.state.set(f'{key}_{name}', c[key])
             self.state.set(f'labels_{name}', labels); self.state.set(f'dist_{name}', dist)
@@ -342,13 +411,14 @@ class ClusterCallback(Callback):
                 for p in head.parameters(): self.learn.opt.state[p] = {}
 
     def _log_metrics(self, name, k, labels):
-        prev = self.state.get(f'labels_{name}')
-        tr = labels[self.train_ids]
-        self.log[f'nmi_prev_{name}'] = nmi(prev[self.train_ids], tr) if prev is not None else float('nan')
+        prev, ids = self.state.get(f'labels_{name}'), self.clustered_ids
+        tr = labels[ids]
+        both = ids[prev[ids] >= 0] if prev is not None else ids
+        self.log[f'nmi_prev_{name}'] = nmi(prev[both], labels[both]) if prev is not None else float('nan')
         st = cluster_stats(tr, k)
         self.log[f'empty_{name}'], self.log[f'largest_{name}'] = st['n_empty'], st['largest']
         truth = getattr(self.dls, 'labels', None)
-        if truth is not None: self.log[f'nmi_true_{name}'] = nmi(truth[self.train_ids], tr)
+        if truth is not None: self.log[f'nmi_true_{name}'] = nmi(truth[ids], tr)
         if self.warn_degenerate and (st['largest'] > 0.5 or st['n_empty'] > k // 2):
             warnings.warn(f"clustering {name} is degenerate: the largest cluster holds {st['largest']:.0%} of the items "
                           f"and {st['n_empty']} of {k} clusters are empty; try fewer clusters, a lower learning rate or more data")
@@ -357,4 +427,5 @@ class ClusterCallback(Callback):
         names = list(self.learn.model.clusterings)
         v, a = [n for n in names if n.startswith('v')], [n for n in names if n.startswith('a') and not n.startswith('av')]
         if v and a:
-            self.log['nmi_va'] = nmi(self.state.get(f'labels_{v[0]}')[self.train_ids], self.state.get(f'labels_{a[0]}')[self.train_ids])
+            ids = self.clustered_ids
+            self.log['nmi_va'] = nmi(self.state.get(f'labels_{v[0]}')[ids], self.state.get(f'labels_{a[0]}')[ids])

@@ -142,6 +142,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
              warmup_epochs:float=None,      # contrastive epochs before the first clustering (a number < 1: share of --epochs)
              aux_weight:float=None,         # contrastive loss kept beside the clustering loss after the warm-up (0: off)
              bn_warmup:int=None,            # BatchNorm warm-up batches before the first clustering (SeLaVi)
+             features:str=None,             # clustering features: pass (an extra pass, the paper) or train (the training pass's, DeepCluster-v2)
              cache:bool=False,              # decode every clip once into RAM (small datasets)
              epochs:int=10,                 # epochs
              lr:float=1e-3,                 # one-cycle peak learning rate
@@ -159,6 +160,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     if recipe not in ('xdc_fast', 'paper'): sys.exit(f"xdc_fast pretrain: --recipe must be xdc_fast or paper, got {recipe!r}")
     if heads not in (None, 'reinit', 'centroids'): sys.exit(f"xdc_fast pretrain: --heads must be reinit or centroids, got {heads!r}")
     if assign not in (None, 'kmeans', 'sinkhorn'): sys.exit(f"xdc_fast pretrain: --assign must be kmeans or sinkhorn, got {assign!r}")
+    if features not in (None, 'pass', 'train'): sys.exit(f"xdc_fast pretrain: --features must be pass or train, got {features!r}")
     if warmup_epochs is not None and warmup_epochs >= 1: warmup_epochs = int(warmup_epochs)
     try: ks = tuple(int(k) for k in str(n_clusters).split(','))
     except ValueError: sys.exit(f"xdc_fast pretrain: --n_clusters must be two integers like 64,64, got {n_clusters!r}")
@@ -179,7 +181,8 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     try:
         dls = main_first(AVDataLoaders.from_folder, data, bs=bs, num_workers=workers, n_frames=n_frames, fps=fps, size=size, crop=crop, cache=cache)
         _pretrain(dls, variant, epochs, lr, ks, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume, video_norm, audio_norm,
-                  recipe, heads=heads, assign=assign, warmup_epochs=warmup_epochs, aux_weight=aux_weight, bn_warmup=bn_warmup)
+                  recipe, heads=heads, assign=assign, warmup_epochs=warmup_epochs, aux_weight=aux_weight, bn_warmup=bn_warmup,
+                  features=features)
     finally: teardown_distributed()
     if main: print(f"run folder: {out} (config.json, metrics.csv, checkpoint.pth, cluster_run.pt)")
 

@@ -133,12 +133,13 @@ def cluster_stats(labels, k)->dict:
 
 # %% ../nbs/05_cluster.ipynb #7612384b
 def cluster_weights(*labelings)->torch.Tensor:
-    "Per-item sampling weights, uniform over the non-empty clusters of each labeling, averaged over labelings."
+    "Per-item sampling weights, uniform over the non-empty clusters of each labeling, averaged over labelings; 0 for label -1 (left out)."
     w = 0.
     for labels in labelings:
         labels = torch.as_tensor(labels)
-        sizes = torch.bincount(labels).float()
-        w = w + 1. / (sizes[labels] * (sizes > 0).sum())
+        ok = labels >= 0
+        sizes = torch.bincount(labels[ok]).float()
+        w = w + torch.where(ok, 1. / (sizes[labels.clamp(min=0)] * (sizes > 0).sum()), torch.zeros(()))
     return w / len(labelings)
 
 # %% ../nbs/05_cluster.ipynb #09ff81e0

@@ -8,6 +8,7 @@ __all__ = ['is_distributed', 'rank', 'world_size', 'is_main', 'setup_distributed
            'XDCDistributedTrainer', 'xdc_distributed', 'unwrap']
 
 # %% ../nbs/05a_distributed.ipynb #288209be
+import xdc_fast.core   # first: fastai imported without its torch.jit.script warning (see core)
 import os
 import torch
 import torch.distributed as dist

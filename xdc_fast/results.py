@@ -6,6 +6,7 @@
 __all__ = ['ClusterRun', 'as_run', 'SaveClusterRun']
 
 # %% ../nbs/08_results.ipynb #93d791d8
+import xdc_fast.core   # first: fastai imported without its torch.jit.script warning (see core)
 import math, os, warnings
 from pathlib import Path
 import torch
@@ -70,6 +71,8 @@ def from_learner(cls:ClusterRun, learn)->ClusterRun:
     files, root = _rel(dls.files, getattr(dls, 'path', None) or '.')
     ep = st.get('epoch')
     train_ids, valid_ids = (cb.train_ids, cb.valid_ids) if hasattr(cb, 'train_ids') else _split_ids(dls)   # not fitted yet: e.g. resumed
+    clustered = torch.stack([c['labels'][train_ids] >= 0 for c in cl.values()]).all(0)
+    train_ids = train_ids[clustered]            # files left out of the last clustering (label -1: they failed to decode) are not in the run
     return cls(cl, files, train_ids, valid_ids, getattr(dls, 'labels', None), getattr(dls, 'label_vocab', None),
                _history(getattr(learn, 'recorder', None)), root, getattr(learn, 'variant', None),
                int(ep) if ep is not None else None, getattr(dls, 'clip_cfg', None))
@@ -108,7 +111,8 @@ _PREFIX = {'video': 'v', 'audio': 'a', 'joint': 'av'}
 
 @patch
 def clustering_name(self:ClusterRun, modality)->str:
-    "Name of the (first) clustering of `modality`: 'video', 'audio', 'joint' or a clustering name such as 'v16'."
+    "Name of the (first) clustering of `modality`: 'video', 'audio', 'joint', a clustering name such as 'v16', or None (the run's first)."
+    if modality is None: modality = self.modalities[0]      # CDC runs have only 'joint'
     if modality in self.clusterings: return modality
     pre = _PREFIX.get(modality, modality)
     found = [n for n in self.clusterings if n.startswith(pre) and (pre == 'av' or not n.startswith('av'))]
@@ -129,13 +133,13 @@ def train_labels(self:ClusterRun, modality)->torch.Tensor:
 class SaveClusterRun(Callback):
     "Save the learner's `ClusterRun` to `fname` after every epoch (atomic, so a crash leaves the last complete one)."
     order = Recorder.order + 1     # after the Recorder: this epoch's metrics are recorded
-    def __init__(self, fname='cluster_run.pt'): self.fname, self.path = Path(fname), None
+    def __init__(self, fname='cluster_run.pt'): self.fname, self.fpath = Path(fname), None   # not `path`: the learner's
     def before_fit(self):
-        self.path = self.fname if self.fname.is_absolute() else Path(self.learn.path)/self.learn.model_dir/self.fname
+        self.fpath = self.fname if self.fname.is_absolute() else Path(self.learn.path)/self.learn.model_dir/self.fname
     def after_epoch(self):
-        if rank_distrib() or 'targets' not in self.learn.model.cluster_state or self.path is None: return   # rank 0 writes
-        try: ClusterRun.from_learner(self.learn).save(self.path)
+        if rank_distrib() or 'targets' not in self.learn.model.cluster_state or self.fpath is None: return   # rank 0 writes
+        try: ClusterRun.from_learner(self.learn).save(self.fpath)
         except OSError as e:           # e.g. a read-only data folder: warn once, never stop the training run
-            warnings.warn(f"SaveClusterRun: cannot write {self.path} ({e}); training goes on without saving the run. "
+            warnings.warn(f"SaveClusterRun: cannot write {self.fpath} ({e}); training goes on without saving the run. "
                           f"Pass save_run='/writable/path.pt' or path=... to the learner")
-            self.path = None
+            self.fpath = None

@@ -11,7 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 import numpy as np
 import av
-from fastprogress.fastprogress import progress_bar
+from .core import pbar
 
 # %% ../nbs/00a_synthetic.ipynb #d69a0e74
 def write_av(path,                  # output file; the container is chosen from the extension
@@ -174,7 +174,7 @@ def make_synthetic_av(path,                 # folder to write (created); reused 
     if (path/'labels.csv').exists(): return path
     rng, rows = np.random.default_rng(seed), []
     n, n_valid = int(round(secs * fps)), int(round(clips_per_class * valid_pct))
-    for i in progress_bar(range(n_classes * clips_per_class), leave=False):
+    for i in pbar(range(n_classes * clips_per_class), leave=False):
         k, j = divmod(i, clips_per_class)
         cls = SYNTH_CLASSES[k]
         frames, bg = _synth_frames(cls, rng, n, size)

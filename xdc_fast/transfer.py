@@ -8,6 +8,7 @@ __all__ = ['Features', 'window_starts', 'extract_features', 'ProbeResult', 'line
            'video_level_accuracy']
 
 # %% ../nbs/10_transfer.ipynb #d255ab12
+import xdc_fast.core   # first: fastai imported without its torch.jit.script warning (see core)
 import math, os, warnings
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -19,7 +20,9 @@ from torch.utils.data import Dataset, DataLoader
 from fastcore.basics import store_attr
 from fastcore.foundation import L
 from fastcore.meta import delegates
-from fastprogress.fastprogress import progress_bar
+from .core import pbar, interactive
+from .learner import EpochLines
+from fastai.callback.progress import ProgressCallback
 from fastai.callback.core import Callback
 from fastai.learner import Learner, Recorder, ValueMetric
 from fastai.data.block import DataBlock, CategoryBlock
@@ -156,7 +159,7 @@ def _clip_outputs(model, files, modality, cfg, n_clips=1, window=None, stride=No
     dl = DataLoader(_ClipSet(files, modality, n_clips, window, stride, cfg), batch_size=max(1, bs // max(n_clips, 1)),
                     num_workers=num_workers, collate_fn=_collate, shuffle=False)
     try:
-        for batch in progress_bar(dl, leave=False, display=progress):
+        for batch in (pbar(dl, leave=False) if progress else dl):
             ok = [b for b in batch if b[4] is None]
             outs = []
             if ok:
@@ -388,6 +391,7 @@ def finetune_learner(dls,                  # `classification_dls` (or any DataLo
     model = Classifier(enc, n_classes or len(dls.vocab), dropout)
     learn = Learner(dls, model, loss_func=kwargs.pop('loss_func', CrossEntropyLossFlat()), metrics=kwargs.pop('metrics', accuracy),
                     splitter=classifier_splitter, **kwargs)
+    if not interactive(): learn.remove_cb(ProgressCallback).add_cb(EpochLines())   # a log file or pipe: a line per epoch
     learn.modality = modality
     return learn
 

@@ -30,7 +30,7 @@ def _top(run, ids, n=3)->list:
     return [(run.vocab[k] if run.vocab else str(k), c) for k, c in Counter(run.labels[ids].tolist()).most_common(n)]
 
 def cluster_members(learn_or_run,       # a trained `xdc_learner` or a `ClusterRun`
-                    modality='video',   # 'video', 'audio', 'joint' (CDC) or a clustering name ('v16')
+                    modality=None,      # 'video', 'audio', 'joint' (CDC), a clustering name ('v16'); default: the run's first
                     n_samples=6,        # items per cluster, most typical first
                    )->list:
     "Per cluster (largest first): its id, size, most typical training items, top labels and purity."
@@ -57,7 +57,7 @@ def cluster_confusion(learn_or_run, rows='video', cols='audio')->torch.Tensor:
 
 # %% ../nbs/09_widgets.ipynb #c0492611
 def show_clusters(learn_or_run,          # a trained `xdc_learner` or a `ClusterRun`
-                  modality='video',      # 'video', 'audio', 'joint' (CDC) or a clustering name
+                  modality=None,         # 'video', 'audio', 'joint' (CDC) or a clustering name; default: the run's first
                   clusters=None,         # cluster ids to show (default: the largest `max_clusters`)
                   n_samples=6,           # clips per cluster, most typical first
                   max_clusters=8,        # rows when `clusters` is None
@@ -65,6 +65,7 @@ def show_clusters(learn_or_run,          # a trained `xdc_learner` or a `Cluster
                  ):
     "A grid, one row per cluster: middle frames of its most typical clips, their spectrograms, size, top labels, purity."
     run = as_run(learn_or_run)
+    modality = modality or run.modalities[0]
     rows = cluster_members(run, modality, n_samples)
     rows = [r for r in rows if r['cluster'] in clusters] if clusters is not None else rows[:max_clusters]
     sr, n_mels = run.clip_cfg.get('sample_rate', 16000), run.clip_cfg.get('n_mels', 40)
@@ -88,7 +89,7 @@ def _row_title(row, modality='video'):
     return t
 
 # %% ../nbs/09_widgets.ipynb #2081018e
-def _learn_show_clusters(self, modality='video', **kwargs):
+def _learn_show_clusters(self, modality=None, **kwargs):
     "`show_clusters` of this learner: `learn.show_clusters('audio', n_samples=4)`."
     return show_clusters(self, modality, **kwargs)
 
@@ -288,16 +289,17 @@ def to_html(self:ClusterExplorer,
              modalities=None,        # modalities to include (default: all of the run's)
              max_clusters=None,      # largest clusters per modality (default: all)
              mode='nearest',         # members shown: 'nearest' or 'random'
+             sort_by='size',         # the sort shown first: 'size', 'purity' or 'agreement'
             )->str:
     "Every cluster as a self-contained HTML fragment: clips as data URIs, modality and sort selectors."
     mods = list(modalities or self.run.modalities)
     uid = f'xdc-explorer-{next(_ids)}'
     opts = lambda xs, cur=None: ''.join(f'<option value="{x}"{" selected" if x == cur else ""}>{x}</option>' for x in xs)
     secs = ''.join(f'<section data-modality="{m}"><h3>{m} clusters ({self.run.clustering_name(m)})</h3>'
-                   + ''.join(self.cluster_html(r['cluster'], m, mode, r) for r in self.clusters(modality=m)[:max_clusters]) + '</section>'
+                   + ''.join(self.cluster_html(r['cluster'], m, mode, r) for r in self.clusters(sort_by, modality=m)[:max_clusters]) + '</section>'
                    for m in mods)
     ctl = (f'<div class="xdc-bar-ctl">modality <select class="xdc-mod">{opts(mods, self.modality)}</select>'
-           f'sort by <select class="xdc-sort">{opts(["size", "purity", "agreement"])}</select></div>')
+           f'sort by <select class="xdc-sort">{opts(["size", "purity", "agreement"], sort_by)}</select></div>')
     return f'<div class="xdc-explorer" id="{uid}">{_CSS}{ctl}{secs}{_JS % uid}</div>'
 
 @patch

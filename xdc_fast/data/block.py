@@ -7,6 +7,7 @@ __all__ = ['VIDEO_EXTS', 'get_video_files', 'VideoRef', 'AudioRef', 'DecodeAV', 
            'AudioBlock', 'ClipIdBlock', 'verify_videos_cached', 'AVTfmdDL', 'AVDataLoaders']
 
 # %% ../../nbs/03_data.block.ipynb #b58fa09e
+import xdc_fast.core   # first: fastai imported without its torch.jit.script warning (see core)
 import hashlib, json, os, random, warnings, multiprocessing as mp
 from collections import Counter
 from pathlib import Path
@@ -24,7 +25,6 @@ from .decode import decode_clip, decode_clips, verify_videos, run_isolated, Deco
 from .video import NormalizeVideo, RandomResizedCropVideo, CentreCropVideo, ColourJitterVideo
 from .audio import LogMel, GainJitter, SpecMask
 import numpy as np
-from fastprogress.fastprogress import progress_bar
 
 # %% ../../nbs/03_data.block.ipynb #92fee57d
 VIDEO_EXTS = ('.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.ts', '.flv', '.ogv', '.3gp')

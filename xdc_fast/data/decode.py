@@ -15,6 +15,7 @@ import av
 from av.video.reformatter import VideoReformatter
 from fastcore.foundation import L
 from fastprogress.fastprogress import progress_bar
+from ..core import interactive
 
 # %% ../../nbs/01_data.decode.ipynb #f24256fd
 class DecodeError(RuntimeError):
@@ -287,7 +288,7 @@ def run_isolated(func,              # picklable function of one item
     out, todo = [None] * len(items), list(range(len(items)))[::-1]
     slots = [_Slot(ctx, func) for _ in range(max(1, min(n_workers or os.cpu_count() or 1, len(items))))] if items else []
     for s in slots: s.give(todo[-1], items[todo.pop()]) if todo else None
-    pb = progress_bar(range(len(items)), leave=False) if progress and items else None
+    pb = progress_bar(range(len(items)), leave=False) if progress and items and interactive() else None
     if pb is not None: pb.update(0)
     done = 0
     try:
