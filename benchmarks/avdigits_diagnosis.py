@@ -14,11 +14,11 @@ video encoder can learn the digit at all.
 
     python benchmarks/avdigits_diagnosis.py --data ../shared/data/avdigits --json benchmarks/results/avdigits_diagnosis.json
 """
-import importlib.util, json as _json, time
+import importlib.util, json as _json, sys, time
 from pathlib import Path
 import numpy as np
 import torch
-from fastcore.script import call_parse, Param
+from fastcore.script import call_parse
 from sklearn.metrics import mutual_info_score
 from xdc_fast.cluster import cluster_features
 from xdc_fast.models import get_encoder
@@ -32,11 +32,15 @@ def excess_mi(a, b, seed=0)->float:
     "Mutual information of two labelings (nats) minus its value with `b` shuffled."
     return float(mutual_info_score(a, b) - mutual_info_score(a, np.random.default_rng(seed).permutation(b)))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))          # the other benchmarks, also when loaded by file path
+from _args import normalise_argv
+if __name__ == '__main__': normalise_argv()                    # --k-sweep or --k_sweep, with fastcore 1 or 2
+
 @call_parse
-def main(data:Param('folder laid out like avdigits', str)='../shared/data/avdigits',
-         json:Param('write results here (JSON)', str)=None,
-         epochs:Param('epochs of the supervised check', int)=3,
-         workers:Param('decoding worker processes', int)=2):
+def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits
+         json:str=None,  # write results here (JSON)
+         epochs:int=3,  # epochs of the supervised check
+         workers:int=2):  # decoding worker processes
     t_start, data = time.time(), Path(data)
     clip = dict(n_frames=4, fps=4, size=32, crop=32)
     files = sorted((data/'train').rglob('*.mp4'))

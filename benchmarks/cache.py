@@ -14,7 +14,7 @@ The cache's fill time (decoding every file once) is reported separately; it is p
 import json as _json, os, platform, sys, time, warnings
 from pathlib import Path
 import torch
-from fastcore.script import call_parse, Param
+from fastcore.script import call_parse
 import xdc_fast.core                        # first: fastai imported without its torch.jit.script warning
 from fastai.learner import Learner
 from xdc_fast.data.block import AVDataLoaders
@@ -36,10 +36,13 @@ def epoch_times(dls):
     with learn.no_logging(), learn.no_bar(): learn.fit(1, 1e-3)
     return load, time.time() - t                    # a fastai epoch: training and its validation pass
 
+from _args import normalise_argv
+if __name__ == '__main__': normalise_argv()                    # --k-sweep or --k_sweep, with fastcore 1 or 2
+
 @call_parse
-def main(data:Param('folder of videos (AV-digits layout)', str)='../shared/data/avdigits',
-         workers:Param('decoding worker processes of the baseline loader', int)=2,
-         json:Param('write the results here (JSON)', str)=None):
+def main(data:str='../shared/data/avdigits',  # folder of videos (AV-digits layout)
+         workers:int=2,  # decoding worker processes of the baseline loader
+         json:str=None):  # write the results here (JSON)
     "Epoch time with the decoded-clip cache against decoding every epoch, same run, ratio printed."
     warnings.filterwarnings('ignore')
     clip = dict(n_frames=4, fps=4, size=32, crop=32, bs=64, flip=False, crop_scale=(0.6, 1.), progress=False)

@@ -31,7 +31,7 @@ import colorsys, csv, json as _json, platform, sys, time, warnings
 from pathlib import Path
 import numpy as np
 import torch
-from fastcore.script import call_parse, Param, store_true
+from fastcore.script import call_parse, store_true
 from xdc_fast.core import pbar
 import xdc_fast.core                        # first: fastai imported without its torch.jit.script warning
 from fastai.callback.core import Callback
@@ -184,28 +184,34 @@ def _save(path, out, cfg, data, seeds, t_start, partial=False):
                date=time.strftime('%Y-%m-%d'), cuda=torch.cuda.is_available(), partial=partial))
     Path(path).parent.mkdir(parents=True, exist_ok=True); Path(path).write_text(_json.dumps(out, indent=1))
 
+from _args import normalise_argv
+if __name__ == '__main__': normalise_argv()                    # --k-sweep or --k_sweep, with fastcore 1 or 2
+
 @call_parse
-def main(data:Param('folder laid out like avdigits: {train,valid}/{label}/*.mp4', str)='../shared/data/avdigits',
-         seeds:Param('number of seeds (0, 1, ...)', int)=3,
-         json:Param('write the table here (JSON)', str)=None,
-         plot:Param('write the bar chart and curves here (PNG)', str)=None,
-         variants:Param('comma-separated subset of ' + ','.join(VARIANTS), str)=','.join(VARIANTS),
-         k:Param('clusters per clustering', int)=16,
-         k_sweep:Param('extra k values for XDC on seed 0, comma-separated (e.g. 8,32); empty: none', str)='',
-         ablation:Param('also run the single-seed ablation of the recipe (XDC, seed 0)', store_true)=False,
-         epochs:Param('training epochs (every variant, supervised too)', int)=16,
-         lr:Param('one-cycle max learning rate (Adam)', float)=2e-3,
-         bs:Param('batch size', int)=64,
-         recluster_every:Param('epochs between clusterings', int)=1,
-         curve_every:Param('seed 0: digit probes every this many epochs (0: no curves)', int)=4,
-         n_frames:Param('frames per clip', int)=4, fps:Param('clip frame rate', float)=4,
-         size:Param('decoded side (px)', int)=32, crop:Param('crop side (px)', int)=32,
-         crop_scale:Param('smallest area of the random training crop', float)=0.6,
+def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {train,valid}/{label}/*.mp4
+         seeds:int=3,  # number of seeds (0, 1, ...)
+         json:str=None,  # write the table here (JSON)
+         plot:str=None,  # write the bar chart and curves here (PNG)
+         variants:str=','.join(VARIANTS),  # comma-separated subset of random,sdc,mdc,cdc,xdc_paper,xdc,contrastive,supervised
+         k:int=16,  # clusters per clustering
+         k_sweep:str='',  # extra k values for XDC on seed 0, comma-separated (e.g. 8,32); empty: none
+         ablation:store_true=False,  # also run the single-seed ablation of the recipe (XDC, seed 0)
+         epochs:int=16,  # training epochs (every variant, supervised too)
+         lr:float=2e-3,  # one-cycle max learning rate (Adam)
+         bs:int=64,  # batch size
+         recluster_every:int=1,  # epochs between clusterings
+         curve_every:int=4,  # seed 0: digit probes every this many epochs (0: no curves)
+         n_frames:int=4,  # frames per clip
+         fps:float=4,  # clip frame rate
+         size:int=32,  # decoded side (px)
+         crop:int=32,  # crop side (px)
+         crop_scale:float=0.6,  # smallest area of the random training crop
          video_arch:str='r2plus1d_small', audio_arch:str='resnet_small_audio',
-         video_norm:Param("video encoder input_norm: 'clip' or 'none'", str)='clip',
-         audio_norm:Param("audio encoder input_norm: 'cmvn' or 'batch'", str)='cmvn',
-         resume:Param('keep the runs already in --json (same settings) and run only the missing (seed, variant) pairs', store_true)=False,
-         save_run:Param("train XDC (seed 0, the table's settings) once more and save its `ClusterRun` here, for the tutorial's explorer (skipped if the file exists)", str)=None):
+         video_norm:str='clip',  # video encoder input_norm: 'clip' or 'none'
+         audio_norm:str='cmvn',  # audio encoder input_norm: 'cmvn' or 'batch'
+         resume:store_true=False,  # keep the runs already in --json (same settings) and run only the missing (seed, variant) pairs
+         save_run:str=None,  # train XDC (seed 0, the table's settings) once more and save its `ClusterRun` here, for the tutorial's explorer (skipped if the file exists)
+        ):
     "Pretrain every variant with the same budget and report linear probes on the label and the nuisances."
     t_start = time.time()
     data = Path(data)

@@ -14,7 +14,7 @@ def run(*args, timeout=900):
 @pytest.fixture(scope='module')
 def pretrained(synth_ds, tmp_path_factory):
     out = tmp_path_factory.mktemp('run')/'xdc'
-    r = run('pretrain', synth_ds, '--out', out, '--epochs', 1, '--video-norm', 'clip', '--audio-norm', 'cmvn', *SMALL)
+    r = run('pretrain', synth_ds, '--out', out, '--epochs', 1, '--video-norm', 'clip', '--audio-norm', 'cmvn', '--features', 'train', '--cpu-kmeans', *SMALL)
     assert r.returncode == 0, r.stderr[-2000:]
     cfg = json.loads((out/'config.json').read_text())
     assert (cfg['video_norm'], cfg['audio_norm']) == ('clip', 'cmvn')     # extract/finetune rebuild the encoders with them
@@ -26,6 +26,8 @@ def test_pretrain_rejects_unknown_input_norm(synth_ds, tmp_path):
     assert r.returncode != 0 and "--audio_norm must be batch, cmvn or recipe, got 'layer'" in r.stderr
     r = run('pretrain', synth_ds, '--out', tmp_path/'x', '--recipe', 'swav')
     assert r.returncode != 0 and "--recipe must be xdc_fast or paper, got 'swav'" in r.stderr
+    r = run('pretrain', synth_ds, '--out', tmp_path/'x', '--features', 'extra')
+    assert r.returncode != 0 and "--features must be pass or train, got 'extra'" in r.stderr
 
 
 def test_pretrain_recipes_and_the_contrastive_peer(synth_ds, tmp_path):

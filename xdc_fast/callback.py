@@ -16,7 +16,6 @@ from fastcore.basics import store_attr
 from .core import pbar
 from fastai.callback.core import Callback
 from fastai.learner import Recorder
-from fastai.callback.schedule import LRFinder
 from fastai.data.core import test_set
 from fastai.distributed import DistributedDL
 from .models import reset_head
@@ -234,7 +233,7 @@ class ClusterCallback(Callback):
         idx = {str(f): i for i, f in enumerate(files)}
         self.train_ids = torch.tensor([idx[str(f)] for f in self.dls.train.items])
         self.valid_ids = torch.tensor([idx[str(f)] for f in self.dls.valid.items])
-        self.bank = None            # `features='train'`: the training pass's embeddings, filled batch by batch (a fresh one each fit)
+        if self.bank is not None and len(self.bank['seen']) != self.n_items: self.bank = None   # `features='train'`: other data, a fresh bank
 
     @property
     def in_warmup(self)->bool: return self.epoch < getattr(self, 'n_warmup', 0)
@@ -242,7 +241,7 @@ class ClusterCallback(Callback):
     def before_train(self):
         self._set_weights()
         if self.in_warmup: return                                   # the contrastive warm-up: no clustering yet
-        if self.clustered_epoch is not None and any(isinstance(cb, LRFinder) for cb in self.learn.cbs): return  # lr_find: cluster once
+        if self.clustered_epoch is not None and hasattr(self.learn, 'lr_finder'): return    # lr_find (found as fastai's callbacks do): cluster once
         due = self.clustered_epoch is None or self.epoch - self.clustered_epoch >= self.recluster_every
         if due and self.clustered_epoch != self.epoch: self.recluster(self.epoch)
 
@@ -274,6 +273,7 @@ class ClusterCallback(Callback):
     def after_fit(self):
         _inner(self.dls.train).weights = None
         self.clustered_epoch = None
+        if hasattr(self.learn, 'lr_finder'): self.bank = None   # lr_find's embeddings come from weights it throws away
 
     def recluster(self, epoch):
         "Extract features, cluster (on rank 0), set targets on every rank, reset heads and the sampler (once per epoch)."

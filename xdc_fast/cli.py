@@ -151,6 +151,9 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
              n_frames:int=8, fps:int=16,    # clip length and rate
              size:int=128, crop:int=112,    # decoded short side and crop
              pca_dim:int=None,              # PCA-whitening dimensions (default: auto, 256 at scale)
+             max_points_per_centroid:int=None, # large N: cluster a sample of k x this many points (default: every point)
+             extract_bs:int=None,           # batch size of the clustering's feature pass (default: --bs)
+             cpu_kmeans:bool=False,         # faiss k-means on the CPU even where it sees a GPU
              recluster_every:int=1,         # epochs between clusterings
              seed:int=0,                    # run seed
              resume:bool=False,             # continue from OUT/checkpoint.pth
@@ -182,7 +185,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
         dls = main_first(AVDataLoaders.from_folder, data, bs=bs, num_workers=workers, n_frames=n_frames, fps=fps, size=size, crop=crop, cache=cache)
         _pretrain(dls, variant, epochs, lr, ks, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume, video_norm, audio_norm,
                   recipe, heads=heads, assign=assign, warmup_epochs=warmup_epochs, aux_weight=aux_weight, bn_warmup=bn_warmup,
-                  features=features)
+                  features=features, max_points_per_centroid=max_points_per_centroid, extract_bs=extract_bs, gpu=False if cpu_kmeans else None)
     finally: teardown_distributed()
     if main: print(f"run folder: {out} (config.json, metrics.csv, checkpoint.pth, cluster_run.pt)")
 
@@ -281,11 +284,16 @@ def finetune(data:str,                  # folder with {train,valid}/{class}/ vid
 # %% ../nbs/11_cli.ipynb #8d5019c7
 COMMANDS = dict(demo=demo, pretrain=pretrain, verify=verify, prepare=prepare, extract=extract, finetune=finetune)
 
-def _underscored(arg):
-    "`--n-clusters=8` -> `--n_clusters=8`: options take either spelling."
+def _spelled(arg, sep='_'):
+    "`--n-clusters=8` -> `--n_clusters=8` (`sep='_'`, fastcore 1's parsers) or the other way (`sep='-'`, fastcore 2's): options take either spelling."
     if not arg.startswith('--'): return arg
     name, eq, val = arg[2:].partition('=')
-    return '--' + name.replace('-', '_') + eq + val
+    return '--' + name.replace('-', sep).replace('_', sep) + eq + val
+
+def _sep(parser)->str:
+    "How `parser` spells multi-word options: '-' (fastcore 2's `anno_parser`) or '_' (fastcore 1's)."
+    opts = [s for a in parser._actions for s in a.option_strings if s.startswith('--')]
+    return '-' if any('-' in s[2:] for s in opts) else '_'
 
 def main():
     "Entry point of the `xdc_fast` console script: `xdc_fast COMMAND [options]`."
@@ -296,8 +304,9 @@ def main():
     cmd = sys.argv[1]
     if cmd not in COMMANDS: sys.exit(f"xdc_fast: unknown command {cmd!r}; choose one of {', '.join(COMMANDS)}")
     func = COMMANDS[cmd]
-    argv = [_underscored(a) for a in sys.argv[2:]]
-    args = anno_parser(func, prog=f"xdc_fast {cmd}").parse_args(argv)
+    parser = anno_parser(func, prog=f"xdc_fast {cmd}")
+    sep = _sep(parser)
+    args = parser.parse_args([_spelled(a, sep) for a in sys.argv[2:]])
     kwargs = {k: v for k, v in vars(args).items() if k not in ('pdb', 'xtra')}   # anno_parser's own extras
     func(**kwargs)                  # the console script exits with main's result: None is success
 

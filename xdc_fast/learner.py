@@ -92,6 +92,9 @@ def xdc_learner(dls,                            # `AVDataLoaders` (video clip, l
                 seed=0,                         # k-means seeds derive from it (seed*1000 + epoch)
                 pca_dim=None,                   # PCA-whitening dimensions before k-means (None: `auto_pca_dim`, 256 at scale)
                 n_iter=20,                      # k-means iterations
+                gpu=None,                       # faiss k-means on the GPU(s): None when faiss sees one
+                extract_bs=None,                # batch size of the clustering's feature pass (default: the loaders')
+                max_points_per_centroid=None,   # large N: PCA and centroids from at most k x this many points (None: every point)
                 recluster_every=1,              # epochs between clusterings (1 in the paper; more for small data)
                 modalities=('video', 'audio'),  # what the two encoders see; ('video', 'video') or ('audio', 'audio'): same-modality
                 save_run='cluster_run.pt',      # `ClusterRun` file written after every epoch (beside `learn.save`'s); None: off
@@ -134,7 +137,8 @@ def xdc_learner(dls,                            # `AVDataLoaders` (video clip, l
     user_cbs, user_metrics = list(kwargs.pop('cbs', None) or []), list(kwargs.pop('metrics', None) or [])
     if contrastive: cbs, metrics = user_cbs, user_metrics           # no clustering: the loss reads the item ids
     else:
-        cb = ClusterCallback(seed=seed, pca_dim=pca_dim, n_iter=n_iter, recluster_every=recluster_every, warmup_epochs=opts['warmup_epochs'],
+        cb = ClusterCallback(seed=seed, pca_dim=pca_dim, n_iter=n_iter, gpu=gpu, extract_bs=extract_bs, max_points_per_centroid=max_points_per_centroid,
+                             recluster_every=recluster_every, warmup_epochs=opts['warmup_epochs'],
                              aux_weight=opts['aux_weight'], assign=opts['assign'], marginals=marginals, sharpness=sharpness, bn_warmup=opts['bn_warmup'],
                              features=opts['features'])
         metrics = _cluster_metrics(cb, clusterings, getattr(dls, 'labels', None) is not None) + user_metrics

@@ -290,7 +290,7 @@ class KNNMonitor(Callback):
         self.log, self.active, self.added = {}, False, []
 
     def before_fit(self):
-        self.active = getattr(self.dls, 'labels', None) is not None and not any(type(cb).__name__ == 'LRFinder' for cb in self.learn.cbs)
+        self.active = getattr(self.dls, 'labels', None) is not None and not hasattr(self.learn, 'lr_finder')
         if not self.active: return
         self.names = _knn_names(getattr(self.learn.model, 'inputs', ('video', 'audio')))
         self.log = {n: float('nan') for n in self.names}

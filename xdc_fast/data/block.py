@@ -82,29 +82,54 @@ def _decode_np(args):
     except DecodeError as e: return path, None, None, str(e)
 
 class ClipCache:
-    "Decoded clips in RAM, keyed by file (path, size, mtime) and clip settings: `n_clips` evenly spaced clips per video (uint8 video, float16 audio)."
-    def __init__(self, n_clips=3):
+    "Decoded clips keyed by file (path, size, mtime) and clip settings: `n_clips` evenly spaced clips per video (uint8 video, float16 audio), in RAM or memory-mapped files in `path`."
+    def __init__(self, n_clips=3, path=None):
         if n_clips < 1 or n_clips % 2 == 0: raise ValueError(f"n_clips must be odd (the middle clip is the centre clip), got {n_clips}")
         self.n_clips, self.store, self.n_decoded = n_clips, {}, 0
+        self.path = None if path is None else Path(path)
+        if self.path is not None: self.path.mkdir(parents=True, exist_ok=True)
     def _key(self, path, kw):
         st = os.stat(path)
         return (st.st_size, st.st_mtime_ns, tuple(sorted((k, str(v)) for k, v in kw.items())))
+    def _base(self, path, key)->Path:
+        "The files of one entry on disk: named by a hash of the file's path, size, mtime, the clip settings and `n_clips`."
+        return self.path/hashlib.sha1(repr((str(Path(path).resolve()), key, self.n_clips)).encode()).hexdigest()[:24]
     def _put(self, path, key, v, a):
+        "Keep one file's clips (numpy arrays); on disk: written once (atomically), then memory-mapped."
+        if self.path is not None:
+            base = self._base(path, key)
+            for tag, x in (('v', v), ('a', a)):
+                if x is None: continue
+                tmp = base.with_name(f'{base.name}.{tag}.tmp.npy')
+                np.save(tmp, np.asarray(x)); os.replace(tmp, base.with_name(f'{base.name}.{tag}.npy'))
+            base.with_name(base.name + '.done').touch()             # last: an entry is complete only with its marker
+            v, a = self._load(base)
         self.store[str(path)] = (key, v, a); self.n_decoded += 1
+    def _load(self, base):
+        "Memory-mapped arrays of a complete disk entry (None for a stream the file has not)."
+        f = lambda tag: np.load(base.with_name(f'{base.name}.{tag}.npy'), mmap_mode='r') if base.with_name(f'{base.name}.{tag}.npy').exists() else None
+        return f('v'), f('a')
+    def _lookup(self, path, key):
+        hit = self.store.get(str(path))
+        if hit is not None and hit[0] == key: return hit
+        if self.path is not None and (base := self._base(path, key)).with_name(base.name + '.done').exists():
+            self.store[str(path)] = hit = (key, *self._load(base))   # decoded by an earlier run or another process
+            return hit
+        return None
     def get(self, path, kw, mode='centre'):
         "Video clip and audio window of `path` with the `decode_clip` settings `kw`: the centre clip, or (`mode='random'`) any cached one."
         key = self._key(path, kw)
-        hit = self.store.get(str(path))
-        if hit is None or hit[0] != key:
+        hit = self._lookup(path, key)
+        if hit is None:
             v, a = decode_clips(path, self.n_clips, **kw)             # raises DecodeError naming the file
-            self._put(path, key, v, None if a is None else a.half())
+            self._put(path, key, None if v is None else v.numpy(), None if a is None else a.half().numpy())
             hit = self.store[str(path)]
         _, v, a = hit
         i = random.randrange(self.n_clips) if mode == 'random' else self.n_clips // 2
-        return (None if v is None else v[i]), (None if a is None else a[i].float())
+        return (None if v is None else torch.from_numpy(np.array(v[i]))), (None if a is None else torch.from_numpy(np.array(a[i])).float())
     def fill(self, files, kw, n_workers=0, progress=True)->L:
         "Decode every file not cached yet (in `n_workers` processes); returns `(file, reason)` of the files that failed."
-        todo = [f for f in files if (h := self.store.get(str(f))) is None or h[0] != self._key(f, kw)]
+        todo = [f for f in files if self._lookup(f, self._key(f, kw)) is None]
         jobs = [(str(f), self.n_clips, kw) for f in todo]
         bad = L()
         if not jobs: return bad
@@ -113,14 +138,16 @@ class ClipCache:
             if isinstance(r, Exception): bad.append((Path(path), str(r))); continue
             _, v, a, err = r
             if err is not None: bad.append((Path(path), err)); continue
-            self._put(path, self._key(path, kw), None if v is None else torch.from_numpy(v), None if a is None else torch.from_numpy(a))
+            self._put(path, self._key(path, kw), v, a)
         return bad
     @property
     def nbytes(self)->int:
         "Bytes held by the cached clips."
         return sum((v.nbytes if v is not None else 0) + (a.nbytes if a is not None else 0) for _, v, a in self.store.values())
     def __len__(self): return len(self.store)
-    def __repr__(self): return f"ClipCache({len(self)} videos x {self.n_clips} clips, {self.nbytes / 2**20:.0f} MiB)"
+    def __repr__(self):
+        where = '' if self.path is None else f', memory-mapped in {self.path}'
+        return f"ClipCache({len(self)} videos x {self.n_clips} clips, {self.nbytes / 2**20:.0f} MiB{where})"
 
 def _attach_cache(dls, cache, files, n_workers, progress):
     "Fill `cache` with the clips the loaders' decoders ask for, and hand it to them."
@@ -297,7 +324,7 @@ class AVDataLoaders(DataLoaders):
                     seed=None,               # seed of the random split
                     device=None,             # where batches go (default: CUDA when present)
                     progress=True,           # progress bar while verifying
-                    cache=False,             # decode every clip once into RAM: True (3 clips per video), an odd number of clips, or a `ClipCache`
+                    cache=False,             # decode every clip once: True (RAM, 3 clips per video), an odd number of clips, a folder (memory-mapped files, kept across runs), or a `ClipCache`
                     **kwargs,                # passed to `DataBlock.dataloaders` (shuffle, drop_last ...)
                    ):
         "Build train/valid `AVDataLoaders` from a folder of videos, leaving out files that cannot be decoded."
@@ -338,6 +365,7 @@ class AVDataLoaders(DataLoaders):
 def _cache_for(dls, cache, files, n_workers, progress):
     "The loaders' `ClipCache` (filled), or None."
     if cache is False or cache is None: return None
+    if isinstance(cache, (str, Path)): cache = ClipCache(3, path=cache)
     cache = cache if isinstance(cache, ClipCache) else ClipCache(3 if cache is True else int(cache))
     failed = _attach_cache(dls, cache, files, n_workers, progress)
     if failed: warnings.warn(f"ClipCache: {len(failed)} files failed to decode ({failed[0][0]}: {failed[0][1]}" + (' ...' if len(failed) > 1 else '') +
