@@ -259,10 +259,7 @@ class ClusterCallback(Callback):
         if self.features != 'train' or not self.training: return
         emb = getattr(unwrap(self.learn.model), 'train_embed', None)
         if emb is None: return
-        ev, ea = (e.float().cpu() for e in emb)
-        if self.bank is None: self.bank = self._new_bank(ev.shape[1], ea.shape[1])
-        ids = self.batch_ids
-        self.bank['v'][ids], self.bank['a'][ids], self.bank['seen'][ids] = ev.to(self.bank['v'].dtype), ea.to(self.bank['a'].dtype), True
+        self._bank_put(self.batch_ids, *(e.float().cpu() for e in emb))
 
     def _set_weights(self):
         "The loss's weights for this epoch: the contrastive loss alone in the warm-up, then the clustering loss (+ `aux_weight` x contrastive)."
@@ -292,13 +289,19 @@ class ClusterCallback(Callback):
         if self.features == 'train' and fv is not None: self._fill_bank(fv, fa, ok)   # items the next epochs do not draw keep these
         return fv, fa, ok
 
-    def _new_bank(self, dv, da):
-        dtype = torch.float16 if self.n_items >= self.half_from else torch.float32
-        return dict(v=torch.zeros(self.n_items, dv, dtype=dtype), a=torch.zeros(self.n_items, da, dtype=dtype), seen=torch.zeros(self.n_items, dtype=torch.bool))
+    @property
+    def _feat_dtype(self): return torch.float16 if self.n_items >= self.half_from else torch.float32
 
-    def _fill_bank(self, fv, fa, ok):
+    def _new_bank(self, dv, da):
+        dt = self._feat_dtype
+        return dict(v=torch.zeros(self.n_items, dv, dtype=dt), a=torch.zeros(self.n_items, da, dtype=dt), seen=torch.zeros(self.n_items, dtype=torch.bool))
+
+    def _bank_put(self, idx, fv, fa):
+        "Rows `fv`, `fa` of the items `idx` (indices or a mask) into the bank (made on first use)."
         if self.bank is None: self.bank = self._new_bank(fv.shape[1], fa.shape[1])
-        self.bank['v'][ok], self.bank['a'][ok], self.bank['seen'][ok] = fv[ok].to(self.bank['v'].dtype), fa[ok].to(self.bank['a'].dtype), True
+        self.bank['v'][idx], self.bank['a'][idx], self.bank['seen'][idx] = fv.to(self.bank['v'].dtype), fa.to(self.bank['a'].dtype), True
+
+    def _fill_bank(self, fv, fa, ok): self._bank_put(ok, fv[ok], fa[ok])
 
     def _bank_features(self):
         "Training items from the embeddings of the training passes (each rank's, newest kept), validation items from a pass; None until every training item was seen."
@@ -326,9 +329,8 @@ class ClusterCallback(Callback):
         dl = valid.new(test_set(valid.dataset, [self.dls.files[i] for i in ids], with_labels=True),
                        bs=self.extract_bs or self.dls.bs, shuffle=False, drop_last=False)
         mbar = getattr(getattr(self.learn, 'progress', None), 'mbar', None)
-        dtype = torch.float16 if self.n_items >= self.half_from else torch.float32
         model = self.learn.model
-        fv, fa, seen = extract_av_features(model, dl, self.n_items, parent=mbar, dtype=dtype, fn=getattr(model, 'embed', None))
+        fv, fa, seen = extract_av_features(model, dl, self.n_items, parent=mbar, dtype=self._feat_dtype, fn=getattr(model, 'embed', None))
         self._report_missing(ids[~seen[ids]])
         return self._gather(fv[ids], fa[ids], seen[ids], ids)
 
