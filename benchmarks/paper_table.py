@@ -39,6 +39,7 @@ from fastai.data.core import test_set
 from fastai.learner import Learner
 from fastai.torch_core import set_seed
 from xdc_fast.data.block import AVDataLoaders
+from xdc_fast.data.audio import ColouredNoise, TimeShift
 from xdc_fast.data.decode import decode_clip
 from xdc_fast.learner import xdc_learner
 from xdc_fast.models import get_encoder
@@ -60,6 +61,7 @@ ABLATION = {                                  # XDC with one option of xdc_fast'
     'features=train': dict(features='train'),
     'bn_warmup=20': dict(bn_warmup=20),
     'bank=True': dict(bank=True),
+    'audio noise+shift': dict(audio_noise=0.5, audio_shift=0.1),   # ColouredNoise + TimeShift on the training audio
 }
 SAME_AS_ROW = {'xdc (defaults)': 'xdc', 'paper recipe': 'xdc_paper'}   # ablation entries the table measured already
 
@@ -121,6 +123,14 @@ class ProbeCurve(Callback):
 def train(dls, variant, cfg, seed, curve=None, **opts):
     "Train one variant with the table's budget; returns the model (its encoders are what the probes see)."
     ve, ae = encoders(cfg, seed)
+    noise, shift = opts.pop('audio_noise', 0.), opts.pop('audio_shift', 0.)
+    extra = ([ColouredNoise(noise)] if noise else []) + ([TimeShift(shift)] if shift else [])   # what from_folder(audio_noise=, audio_shift=) adds
+    if extra: dls.train.after_batch.add(extra)
+    try: return _train(dls, variant, cfg, seed, ve, ae, curve, **opts)
+    finally:
+        if extra: dls.train.after_batch.fs = dls.train.after_batch.fs.filter(lambda t: not any(t is e for e in extra))
+
+def _train(dls, variant, cfg, seed, ve, ae, curve, **opts):
     set_seed(seed)
     cbs = [curve] if curve is not None else []
     if variant == 'supervised':

@@ -23,7 +23,7 @@ from fastai.torch_core import to_device, default_device
 from ..core import TensorVideo, TensorAudio, TensorMelSpec, TensorClipId
 from .decode import decode_clip, decode_clips, verify_videos, run_isolated, DecodeError
 from .video import NormalizeVideo, RandomResizedCropVideo, CentreCropVideo, ColourJitterVideo
-from .audio import LogMel, GainJitter, SpecMask
+from .audio import LogMel, GainJitter, SpecMask, ColouredNoise, TimeShift
 import numpy as np
 
 # %% ../../nbs/03_data.block.ipynb #92fee57d
@@ -182,11 +182,14 @@ def AudioBlock(secs=1.0,              # audio window, centred on the video clip
                n_mels=40,             # mel bands
                missing_audio='error', # file without audio: 'error' or 'silence' (use `AVDataLoaders` to skip them)
                augment=True,          # gain jitter + time/frequency masking on the training set
+               noise=0.,              # with `augment`: share of clips that get coloured noise (`ColouredNoise`; 0: off)
+               shift=0.,              # with `augment`: random time shift of up to this many seconds (`TimeShift`; 0: off)
               ):
     "A `TransformBlock` for the audio window matching each clip, as a log-mel spectrogram computed on the device."
     return TransformBlock(type_tfms=_ToRef(AudioRef, audio_secs=secs, sample_rate=sample_rate, missing_audio=missing_audio),
                           item_tfms=[DecodeAVTrain(), DecodeAV()],
-                          batch_tfms=[LogMel(sample_rate, n_mels)] + ([GainJitter(), SpecMask()] if augment else []))
+                          batch_tfms=[LogMel(sample_rate, n_mels)] + ([GainJitter(), SpecMask()] if augment else [])
+                                     + ([ColouredNoise(noise)] if augment and noise else []) + ([TimeShift(shift, sample_rate)] if augment and shift else []))
 
 class _ClipId(Transform):
     "Path to its index in `files`."
@@ -318,6 +321,8 @@ class AVDataLoaders(DataLoaders):
                     augment=True,            # training augmentation (crops, flips, colour, gain, masking)
                     crop_scale=(0.35, 1.),   # area range of the random training crop
                     flip=True,               # random horizontal flips in training
+                    audio_noise=0.,          # share of training clips that get coloured noise at a random SNR (0: off)
+                    audio_shift=0.,          # random time shift of the training audio, up to this many seconds (0: off)
                     labels=True,             # read class labels from folder names (for evaluation only)
                     extensions=VIDEO_EXTS,   # file extensions
                     verify=True,             # check every file first (cached) and leave bad ones out
@@ -344,7 +349,7 @@ class AVDataLoaders(DataLoaders):
             by_name = _split_names(files, path) if valid_pct is None else None
             splitter = (lambda _: by_name) if by_name is not None else RandomSplitter(valid_pct or 0.2, seed=seed)
         dblock = DataBlock(blocks=(VideoBlock(n_frames, fps, size, crop, pad, augment, crop_scale, flip=flip),
-                                   AudioBlock(audio_secs, sample_rate, n_mels, 'silence' if missing_audio == 'silence' else 'error', augment),
+                                   AudioBlock(audio_secs, sample_rate, n_mels, 'silence' if missing_audio == 'silence' else 'error', augment, audio_noise, audio_shift),
                                    ClipIdBlock(files)), n_inp=2, splitter=splitter)
         nw = min(os.cpu_count() or 1, 8) if num_workers is None else num_workers
         dls = dblock.dataloaders(files, path=path, bs=bs, num_workers=0 if cache and num_workers is None else nw, dl_type=AVTfmdDL,
