@@ -3,13 +3,14 @@ from .core import *
 from .synthetic import make_synthetic_av, write_av, synth_clip
 from .data.decode import decode_clip, decode_clips, probe_video, clip_starts, verify_videos, check_video, DecodeError, MissingAudioError
 from .data.video import NormalizeVideo, RandomResizedCropVideo, CentreCropVideo, ColourJitterVideo
-from .data.audio import LogMel, GainJitter, SpecMask
+from .data.audio import LogMel, GainJitter, SpecMask, ColouredNoise, TimeShift
 from .data.block import (VIDEO_EXTS, get_video_files, VideoBlock, AudioBlock, ClipIdBlock, DecodeAV, DecodeAVTrain,
                          AVTfmdDL, AVDataLoaders, verify_videos_cached)
 from .data.prepare import prepare_video, prepare_videos
 from .models import R2Plus1D, AudioResNet, r2plus1d_18, r2plus1d_small, resnet18_audio, resnet_small_audio, get_encoder, load_xdc_weights, ENCODERS
 from .cluster import pca_fit, pca_apply, kmeans, assign, cluster_features, assign_new, nmi, purity, cluster_stats, cluster_weights
-from .callback import plan_heads, XDCModel, MultiHeadLoss, ClusterCallback, VARIANTS
+from .models import plan_heads, XDCModel, MultiHeadLoss, XDCLoss, info_nce, MemoryBank, CentroidHead, projection_mlp, VARIANTS
+from .callback import ClusterCallback
 from .distributed import setup_distributed, teardown_distributed, xdc_distributed, shard, gather_rows, broadcast_object, is_main
 from .learner import xdc_learner, XDCLearner, RunCheckpoint, RunCSVLogger
 from .results import ClusterRun, SaveClusterRun, as_run

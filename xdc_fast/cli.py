@@ -22,7 +22,7 @@ def _resolve_norms(recipe, video_norm, audio_norm)->tuple:
     return (r['video_norm'] or 'none') if video_norm == 'recipe' else video_norm, r['audio_norm'] if audio_norm == 'recipe' else audio_norm
 
 def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume=False,
-              video_norm='recipe', audio_norm='recipe', recipe='xdc_fast', **opts):
+              video_norm='recipe', audio_norm='recipe', recipe='xdc_fast', mixed=False, data_cfg=None, **opts):
     "Pretrain one variant; run folder gets config.json, metrics.csv and checkpoint.pth."
     import json, warnings
     from fastai.torch_core import set_seed
@@ -36,12 +36,14 @@ def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out,
     opts = {k: v for k, v in opts.items() if v is not None}
     learn = xdc_learner(dls, variant, n_clusters=n_clusters, video_arch=ve, audio_arch=ae, recipe=recipe, **opts,
                         seed=seed, pca_dim=pca_dim, recluster_every=recluster_every, path=out, model_dir='.')
+    if mixed: learn.to_mixed(cpu_bf16=True)         # fp16 on CUDA, bf16 autocast on the CPU
     xdc_distributed(learn)                          # several ranks (torchrun): DDP + sharded loaders; nothing in one process
     if is_main():                                   # one writer: rank 0
         (out/'config.json').write_text(json.dumps(dict(variant=variant, epochs=epochs, lr=lr, n_clusters=n_clusters, video_arch=video_arch,
                                                        audio_arch=audio_arch, video_norm=video_norm, audio_norm=audio_norm,
                                                        seed=seed, pca_dim=pca_dim, recluster_every=recluster_every,
                                                        **{k: v for k, v in learn.recipe.items() if k not in ('video_norm', 'audio_norm')},
+                                                       mixed=mixed, **(data_cfg or {}),
                                                        files=len(dls.files), world_size=world_size(), **dls.clip_cfg), indent=1))
     ckpt = out/'checkpoint.pth'
     start = learn.resume(ckpt) if resume and ckpt.exists() else 0
@@ -144,6 +146,9 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
              bn_warmup:int=None,            # BatchNorm warm-up batches before the first clustering (SeLaVi)
              features:str=None,             # clustering features: pass (an extra pass, the paper) or train (the training pass's, DeepCluster-v2)
              cache:bool=False,              # decode every clip once into RAM (small datasets)
+             audio_noise:float=0.,          # share of training clips that get coloured noise at a random SNR (0: off)
+             audio_shift:float=0.,          # random time shift of the training audio, up to this many seconds (0: off)
+             mixed:bool=False,              # mixed precision: fp16 on CUDA, bfloat16 autocast on the CPU (`to_mixed(cpu_bf16=True)`)
              epochs:int=10,                 # epochs
              lr:float=1e-3,                 # one-cycle peak learning rate
              bs:int=16,                     # batch size
@@ -170,6 +175,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     if len(ks) != 2 or min(ks) < 2: sys.exit(f"xdc_fast pretrain: --n_clusters must be two integers >= 2 like 64,64, got {n_clusters!r}")
     if not Path(data).is_dir(): sys.exit(f"xdc_fast pretrain: {data} is not a folder")
     if epochs < 1 or bs < 1: sys.exit(f"xdc_fast pretrain: --epochs and --bs must be >= 1, got {epochs} and {bs}")
+    if not 0 <= audio_noise <= 1 or audio_shift < 0: sys.exit(f"xdc_fast pretrain: --audio_noise must be in [0, 1] and --audio_shift >= 0, got {audio_noise} and {audio_shift}")
     if resume and not (Path(out)/'checkpoint.pth').exists(): sys.exit(f"xdc_fast pretrain: --resume but {Path(out)/'checkpoint.pth'} does not exist")
     if video_norm not in ('none', 'clip', 'recipe'): sys.exit(f"xdc_fast pretrain: --video_norm must be none, clip or recipe, got {video_norm!r}")
     if audio_norm not in ('batch', 'cmvn', 'recipe'): sys.exit(f"xdc_fast pretrain: --audio_norm must be batch, cmvn or recipe, got {audio_norm!r}")
@@ -182,9 +188,10 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     setup_distributed()                             # under torchrun: join the process group (gloo on CPUs, NCCL on GPUs)
     main = is_main()
     try:
-        dls = main_first(AVDataLoaders.from_folder, data, bs=bs, num_workers=workers, n_frames=n_frames, fps=fps, size=size, crop=crop, cache=cache)
+        dls = main_first(AVDataLoaders.from_folder, data, bs=bs, num_workers=workers, n_frames=n_frames, fps=fps, size=size, crop=crop, cache=cache,
+                         audio_noise=audio_noise, audio_shift=audio_shift)
         _pretrain(dls, variant, epochs, lr, ks, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume, video_norm, audio_norm,
-                  recipe, heads=heads, assign=assign, warmup_epochs=warmup_epochs, aux_weight=aux_weight, bn_warmup=bn_warmup,
+                  recipe, mixed=mixed, data_cfg=dict(audio_noise=audio_noise, audio_shift=audio_shift), heads=heads, assign=assign, warmup_epochs=warmup_epochs, aux_weight=aux_weight, bn_warmup=bn_warmup,
                   features=features, max_points_per_centroid=max_points_per_centroid, extract_bs=extract_bs, gpu=False if cpu_kmeans else None)
     finally: teardown_distributed()
     if main: print(f"run folder: {out} (config.json, metrics.csv, checkpoint.pth, cluster_run.pt)")

@@ -23,8 +23,8 @@ import fastai.callback.schedule, fastai.callback.progress    # fit_one_cycle and
 from fastai.callback.progress import ProgressCallback
 from fastcore.basics import noop
 from .core import interactive
-from .models import get_encoder
-from .callback import plan_heads, XDCModel, MultiHeadLoss, XDCLoss, MemoryBank, ClusterCallback, MODALITY_PAIRS
+from .models import get_encoder, plan_heads, XDCModel, MultiHeadLoss, XDCLoss, MemoryBank, MODALITY_PAIRS
+from .callback import ClusterCallback
 from .results import SaveClusterRun
 from .distributed import unwrap, is_main
 

@@ -64,6 +64,7 @@ class ColouredNoise(DisplayedTransform):
     order, split_idx = 1, 0
     def __init__(self, p=0.5, snr_db=(5., 30.), colours=('white', 'pink', 'brown')):
         if bad := [c for c in colours if c not in _NOISE_EXP]: raise ValueError(f"colours must be among {', '.join(_NOISE_EXP)}, got {bad}")
+        if not 0 <= p <= 1: raise ValueError(f"p is the share of clips that get noise, in [0, 1]; got {p}")
         store_attr()
     def encodes(self, x:TensorAudio):
         x = x.float(); (B, S), dev = x.shape, x.device
