@@ -19,7 +19,7 @@ import xdc_fast.core                        # first: fastai imported without its
 from fastai.learner import Learner
 from xdc_fast.data.block import AVDataLoaders
 from xdc_fast.models import get_encoder
-from xdc_fast.callback import XDCModel, MultiHeadLoss
+from xdc_fast.models import XDCModel, MultiHeadLoss
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from epoch_overhead import TrueLabelTargets                      # item ids to the true labels, once per head
 

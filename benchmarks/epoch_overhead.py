@@ -27,11 +27,11 @@ from fastai.callback.core import Callback
 from fastai.learner import Learner, Recorder
 from fastai.torch_core import set_seed
 import fastai
-import xdc_fast.callback as xcb
+import xdc_fast.cluster as xcl
 from xdc_fast.synthetic import make_synthetic_av
 from xdc_fast.data.block import AVDataLoaders
 from xdc_fast.models import get_encoder
-from xdc_fast.callback import plan_heads, XDCModel, MultiHeadLoss
+from xdc_fast.models import plan_heads, XDCModel, MultiHeadLoss
 from xdc_fast.learner import xdc_learner
 
 HERE = Path(__file__).resolve().parent
@@ -128,7 +128,7 @@ def main(argv=None):
     for learn in (xdc, xdt, sup): learn.add_cb(PhaseTimer())
     cb, timers = xdc.cluster_cb, Timers()
     cb.recluster, cb._features, cb._cluster = timers.wrap('recluster', cb.recluster), timers.wrap('features', cb._features), timers.wrap('cluster', cb._cluster)
-    xcb.cluster_features = timers.wrap('kmeans', xcb.cluster_features)   # faiss PCA + k-means + assignment, looked up in the module at call time
+    xcl.cluster_features = timers.wrap('kmeans', xcl.cluster_features)   # faiss PCA + k-means + assignment, looked up by `recluster` at call time
 
     load = [os.getloadavg()[0]]
     warm = dict(xdc=timed_fit(xdc), xdc_train=timed_fit(xdt), supervised=timed_fit(sup))

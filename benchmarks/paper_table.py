@@ -43,7 +43,8 @@ from xdc_fast.data.audio import ColouredNoise, TimeShift
 from xdc_fast.data.decode import decode_clip
 from xdc_fast.learner import xdc_learner
 from xdc_fast.models import get_encoder
-from xdc_fast.callback import XDCModel, MultiHeadLoss, extract_av_features
+from xdc_fast.models import XDCModel, MultiHeadLoss
+from xdc_fast.callback import extract_av_features
 from xdc_fast.transfer import linear_probe
 sys.path.insert(0, str(Path(__file__).resolve().parent))          # the other benchmarks, also when loaded by file path
 from epoch_overhead import TrueLabelTargets                      # the supervised baseline's targets

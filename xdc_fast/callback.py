@@ -19,8 +19,8 @@ from fastai.data.core import test_set
 from fastai.distributed import DistributedDL
 from .models import (reset_head, VARIANTS, plan_heads, projection_mlp, info_nce, MemoryBank, CentroidHead, MODALITY_PAIRS,
                              ClusterState, XDCModel, MultiHeadLoss, XDCLoss, _ce)   # the model, beside the encoders
-from .cluster import cluster_features, assign_new, nmi, cluster_stats, cluster_weights, pca_apply, sinkhorn_labels
-from .distributed import shard, gather_rows, broadcast_object, broadcast_module, is_main, unwrap
+from .cluster import cluster_weights, recluster
+from .distributed import shard, gather_rows, broadcast_object, broadcast_module, on_main, unwrap
 
 # %% ../nbs/06_callback.ipynb #61fd1c00
 @torch.no_grad()
@@ -188,46 +188,20 @@ class ClusterCallback(Callback):
         return (None, None, None) if f is None else (f[:, :fv.shape[1]], f[:, fv.shape[1]:-1], f[:, -1] > 0.5)
 
     def _sync(self, fv, fa, ok, epoch):
-        "Cluster on rank 0; every rank then holds its clustering state and metrics (an error there stops every rank)."
-        err = None
-        if is_main():
-            try: self._cluster(fv, fa, ok, epoch)
-            except Exception as e: err = e
-        err, tensors, log = broadcast_object((err, self.state.tensors, self.log) if is_main() else None)
-        if err is not None: raise err
-        self.state.tensors, self.log = tensors, log
+        "Cluster on rank 0 (`recluster`); every rank then holds the new clustering state and metrics (an error there stops every rank)."
+        tensors, log = on_main(self._cluster, fv, fa, ok, epoch)
+        self.state.tensors, self.log = {**self.state.tensors, **tensors}, {**self.log, **log}
+        self._warn_degenerate()
 
     def _cluster(self, fv, fa, ok, epoch):
-        "k-means (or Sinkhorn) labels for each clustering from the items with features (`ok`); the others get -1."
-        feats = dict(v=fv, a=fa)
+        "`recluster` over the items with features (`ok`); the others get -1."
+        model = self.learn.model
         tr, va = self.train_ids[ok[self.train_ids]], self.valid_ids[ok[self.valid_ids]]
-        if not len(tr): raise RuntimeError(f"no training file could be decoded in the feature pass of epoch {epoch}; is the data folder still there?")
         self.clustered_ids = tr                                     # the training items of this clustering (for the metrics)
-        for m, f in feats.items():
-            bad = (~torch.isfinite(f[tr]).all(1)).sum().item()
-            if bad: raise FloatingPointError(f"{'video' if m == 'v' else 'audio'} encoder features of {bad} of {len(tr)} training "
-                                             f"items are NaN/Inf at epoch {epoch}: training diverged; lower the learning rate")
-        for name, (src, k) in self.learn.model.clusterings.items():
-            x = torch.cat([feats['v'], feats['a']], 1) if src == 'av' else feats[src]
-            c = cluster_features(x[tr], k, self.pca_dim, self.n_iter, seed=self.seed * 1000 + epoch, gpu=self.gpu,
-                                 max_points_per_centroid=self.max_points_per_centroid)
-            if self.assign == 'sinkhorn': c = self._balance(x[tr], c, epoch)
-            labels, dist = torch.full((self.n_items,), -1, dtype=torch.long), torch.zeros(self.n_items)
-            labels[tr], dist[tr] = c['labels'], c['dist']
-            if len(va): labels[va], dist[va] = assign_new(x[va], c, return_dist=True)
-            self._log_metrics(name, k, labels)
-            for key in ('centroids', 'A', 'b'): self.state.set(f'{key}_{name}', c[key])
-            self.state.set(f'labels_{name}', labels); self.state.set(f'dist_{name}', dist)
-        self._log_cross()
-        self.state.set('targets', torch.stack([self.state.get(f'labels_{c}') for _, _, c in self.learn.model.head_spec], 1))
-        self.state.set('epoch', torch.tensor(epoch))
-
-    def _balance(self, x, c, epoch):
-        "Sinkhorn-Knopp labels (SeLa) from the cosine similarity of the PCA-whitened features to the k-means centroids."
-        z = pca_apply(x, c['A'], c['b'])
-        cen = F.normalize(c['centroids'], dim=1)
-        labels = sinkhorn_labels(z @ cen.T, self.sharpness, self.marginals, seed=self.seed * 1000 + epoch)
-        return dict(c, labels=labels, dist=((z - c['centroids'][labels]) ** 2).sum(1))
+        return recluster(dict(v=fv, a=fa), model.clusterings, [c for _, _, c in model.head_spec], tr, va, epoch,
+                         prev={n: self.state.get(f'labels_{n}') for n in model.clusterings if f'labels_{n}' in self.state},
+                         truth=getattr(self.dls, 'labels', None), seed=self.seed, pca_dim=self.pca_dim, n_iter=self.n_iter, gpu=self.gpu,
+                         max_points_per_centroid=self.max_points_per_centroid, assign=self.assign, marginals=self.marginals, sharpness=self.sharpness)
 
     def _bn_warmup(self):
         "SeLaVi's `warmup_batchnorm`: BatchNorm running statistics from `bn_warmup` training batches, no gradients, before the first features."
@@ -252,22 +226,11 @@ class ClusterCallback(Callback):
             if self.learn.opt is not None:
                 for p in head.parameters(): self.learn.opt.state[p] = {}
 
-    def _log_metrics(self, name, k, labels):
-        prev, ids = self.state.get(f'labels_{name}'), self.clustered_ids
-        tr = labels[ids]
-        both = ids[prev[ids] >= 0] if prev is not None else ids
-        self.log[f'nmi_prev_{name}'] = nmi(prev[both], labels[both]) if prev is not None else float('nan')
-        st = cluster_stats(tr, k)
-        self.log[f'empty_{name}'], self.log[f'largest_{name}'] = st['n_empty'], st['largest']
-        truth = getattr(self.dls, 'labels', None)
-        if truth is not None: self.log[f'nmi_true_{name}'] = nmi(truth[ids], tr)
-        if self.warn_degenerate and (st['largest'] > 0.5 or st['n_empty'] > k // 2):
-            warnings.warn(f"clustering {name} is degenerate: the largest cluster holds {st['largest']:.0%} of the items "
-                          f"and {st['n_empty']} of {k} clusters are empty; try fewer clusters, a lower learning rate or more data")
+    def _warn_degenerate(self):
+        if not self.warn_degenerate: return
+        for name, (_, k) in self.learn.model.clusterings.items():
+            largest, empty = self.log[f'largest_{name}'], self.log[f'empty_{name}']
+            if largest > 0.5 or empty > k // 2:
+                warnings.warn(f"clustering {name} is degenerate: the largest cluster holds {largest:.0%} of the items "
+                              f"and {empty} of {k} clusters are empty; try fewer clusters, a lower learning rate or more data")
 
-    def _log_cross(self):
-        names = list(self.learn.model.clusterings)
-        v, a = [n for n in names if n.startswith('v')], [n for n in names if n.startswith('a') and not n.startswith('av')]
-        if v and a:
-            ids = self.clustered_ids
-            self.log['nmi_va'] = nmi(self.state.get(f'labels_{v[0]}')[ids], self.state.get(f'labels_{a[0]}')[ids])

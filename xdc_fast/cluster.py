@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['pca_fit', 'pca_apply', 'use_faiss_gpu', 'assign', 'kmeans', 'auto_pca_dim', 'cluster_features', 'assign_new', 'nmi',
-           'purity', 'cluster_stats', 'cluster_weights', 'sinkhorn_labels']
+           'purity', 'cluster_stats', 'cluster_weights', 'sinkhorn_labels', 'recluster']
 
 # %% ../nbs/05_cluster.ipynb #9e094631
 import numpy as np
@@ -169,3 +169,50 @@ def sinkhorn_labels(scores,                 # (N,k) affinities of items to clust
         q *= (c / q.sum(1).clamp_min(1e-300))[:, None]                                   # every item's mass to 1/N
         if ((q.sum(0) - r).abs() / r).max() < tol: break
     return q.argmax(1)
+
+# %% ../nbs/05_cluster.ipynb #33ed6b12
+def recluster(feats,                  # {'v': (N, d_v), 'a': (N, d_a)} features of every item (rows outside `train_ids`/`valid_ids` unused)
+              clusterings,            # {name: (source, k)}, source 'v', 'a' or 'av' (both concatenated)
+              heads,                  # the clustering each head learns, in head order (the columns of `targets`)
+              train_ids,              # the items to cluster (those with features)
+              valid_ids,              # items assigned to the nearest centroid (may be empty)
+              epoch=0,                # k-means seeds are `seed * 1000 + epoch`
+              prev=None,              # {name: (N,) labels} of the previous clustering, for `nmi_prev`
+              truth=None,             # (N,) true labels, for `nmi_true` (evaluation only)
+              seed=0, pca_dim=None, n_iter=20, gpu=None, max_points_per_centroid=None,   # `cluster_features`'
+              assign='kmeans',        # 'kmeans' labels, or 'sinkhorn': balanced labels from the centroid similarities
+              marginals='uniform', sharpness=20.)->tuple:
+    "One re-clustering from features: `(tensors, log)`, the new clustering state (labels, centroids, PCA, targets) and its metrics."
+    if assign not in ('kmeans', 'sinkhorn'): raise ValueError(f"assign must be 'kmeans' or 'sinkhorn', got {assign!r}")
+    tr, va, prev = torch.as_tensor(train_ids).long(), torch.as_tensor(valid_ids).long(), prev or {}
+    if not len(tr): raise RuntimeError(f"no training item has features at epoch {epoch}: no file could be decoded; is the data folder still there?")
+    n = len(next(iter(feats.values())))
+    for m, f in feats.items():
+        if bad := (~torch.isfinite(f[tr].float()).all(1)).sum().item():
+            raise FloatingPointError(f"{'video' if m == 'v' else 'audio'} encoder features of {bad} of {len(tr)} training "
+                                     f"items are NaN/Inf at epoch {epoch}: training diverged; lower the learning rate")
+    tensors, log = {}, {}
+    for name, (src, k) in clusterings.items():
+        x = torch.cat([feats['v'], feats['a']], 1) if src == 'av' else feats[src]
+        c = cluster_features(x[tr], k, pca_dim, n_iter, seed=seed * 1000 + epoch, gpu=gpu, max_points_per_centroid=max_points_per_centroid)
+        if assign == 'sinkhorn':                       # SeLa: balanced labels from the cosine similarity to the k-means centroids
+            z = pca_apply(x[tr], c['A'], c['b'])
+            lab = sinkhorn_labels(z @ torch.nn.functional.normalize(c['centroids'], dim=1).T, sharpness, marginals, seed=seed * 1000 + epoch)
+            c = dict(c, labels=lab, dist=((z - c['centroids'][lab]) ** 2).sum(1))
+        labels, dist = torch.full((n,), -1, dtype=torch.long), torch.zeros(n)
+        labels[tr], dist[tr] = c['labels'], c['dist']
+        if len(va): labels[va], dist[va] = assign_new(x[va], c, return_dist=True)
+        old = prev.get(name)
+        both = tr[old[tr] >= 0] if old is not None else tr
+        log[f'nmi_prev_{name}'] = nmi(old[both], labels[both]) if old is not None else float('nan')
+        st = cluster_stats(labels[tr], k)
+        log[f'empty_{name}'], log[f'largest_{name}'] = st['n_empty'], st['largest']
+        if truth is not None: log[f'nmi_true_{name}'] = nmi(torch.as_tensor(truth)[tr], labels[tr])
+        tensors.update({f'labels_{name}': labels, f'dist_{name}': dist, **{f'{key}_{name}': c[key] for key in ('centroids', 'A', 'b')}})
+    v = [nm for nm in clusterings if nm.startswith('v')]
+    a = [nm for nm in clusterings if nm.startswith('a') and not nm.startswith('av')]
+    if v and a: log['nmi_va'] = nmi(tensors[f'labels_{v[0]}'][tr], tensors[f'labels_{a[0]}'][tr])
+    tensors['targets'] = torch.stack([tensors[f'labels_{c}'] for c in heads], 1) if heads else torch.zeros(n, 0, dtype=torch.long)
+    tensors['epoch'] = torch.tensor(epoch)
+    return tensors, log
+

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['is_distributed', 'rank', 'world_size', 'is_main', 'setup_distributed', 'teardown_distributed', 'main_first', 'shard',
-           'gather_rows', 'broadcast_object', 'broadcast_module_tensor', 'broadcast_module', 'XDCDistributedDL',
-           'XDCDistributedTrainer', 'xdc_distributed', 'unwrap']
+           'gather_rows', 'broadcast_object', 'broadcast_module_tensor', 'broadcast_module', 'on_main',
+           'XDCDistributedDL', 'XDCDistributedTrainer', 'xdc_distributed', 'unwrap']
 
 # %% ../nbs/05a_distributed.ipynb #288209be
 import xdc_fast.core   # first: fastai imported without its torch.jit.script warning (see core)
@@ -112,6 +112,18 @@ def broadcast_module(module, src=0):
     "Copy the parameters and buffers of `module` on rank `src` into the same module on every rank (in place)."
     for t in [*module.parameters(), *module.buffers()]: broadcast_module_tensor(t, src)
     return module
+
+# %% ../nbs/05a_distributed.ipynb #e308b1f6
+def on_main(f, *args, **kwargs):
+    "`f(*args, **kwargs)` run on rank 0 only, its result on every rank; an exception there is raised on every rank."
+    res, err = None, None
+    if is_main():
+        try: res = f(*args, **kwargs)
+        except Exception as e: err = e
+    err, res = broadcast_object((err, res) if is_main() else None)
+    if err is not None: raise err
+    return res
+
 
 # %% ../nbs/05a_distributed.ipynb #c09934fa
 class XDCDistributedDL(DistributedDL):
