@@ -63,6 +63,7 @@ ABLATION = {                                  # XDC with one option of xdc_fast'
     'bn_warmup=20': dict(bn_warmup=20),
     'bank=True': dict(bank=True),
     'audio noise+shift': dict(audio_noise=0.5, audio_shift=0.1),   # ColouredNoise + TimeShift on the training audio
+    'bf16 autocast': dict(mixed=True),        # learn.to_mixed(cpu_bf16=True): does the faster CPU step learn as well?
 }
 SAME_AS_ROW = {'xdc (defaults)': 'xdc', 'paper recipe': 'xdc_paper'}   # ablation entries the table measured already
 
@@ -131,7 +132,7 @@ def train(dls, variant, cfg, seed, curve=None, **opts):
     finally:
         if extra: dls.train.after_batch.fs = dls.train.after_batch.fs.filter(lambda t: not any(t is e for e in extra))
 
-def _train(dls, variant, cfg, seed, ve, ae, curve, **opts):
+def _train(dls, variant, cfg, seed, ve, ae, curve, mixed=False, **opts):
     set_seed(seed)
     cbs = [curve] if curve is not None else []
     if variant == 'supervised':
@@ -144,6 +145,7 @@ def _train(dls, variant, cfg, seed, ve, ae, curve, **opts):
         save_run = opts.pop('save_run', None)
         learn = xdc_learner(dls, name, n_clusters=cfg['k'], video_arch=ve, audio_arch=ae, seed=seed, recluster_every=cfg['recluster_every'],
                             save_run=save_run, cbs=cbs, **opts)
+    if mixed: learn.to_mixed(cpu_bf16=True)
     with learn.no_logging(), learn.no_bar(), warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='clustering .* is degenerate')
         learn.fit_one_cycle(cfg['epochs'], cfg['lr'])
