@@ -127,7 +127,7 @@ def main(argv=None):
     set_seed(0); sup = supervised_learner(dls)
     for learn in (xdc, xdt, sup): learn.add_cb(PhaseTimer())
     cb, timers = xdc.cluster_cb, Timers()
-    cb.recluster, cb._features, cb._cluster = timers.wrap('recluster', cb.recluster), timers.wrap('features', cb._features), timers.wrap('cluster', cb._cluster)
+    cb.recluster, cb.feats.get, cb._cluster = timers.wrap('recluster', cb.recluster), timers.wrap('features', cb.feats.get), timers.wrap('cluster', cb._cluster)
     xcl.cluster_features = timers.wrap('kmeans', xcl.cluster_features)   # faiss PCA + k-means + assignment, looked up by `recluster` at call time
 
     load = [os.getloadavg()[0]]
@@ -166,7 +166,7 @@ def main(argv=None):
     rows = [(f'training phase ({len(dls.train)} batches fwd+bwd)', bx['train'], bs['train']),
             (f'validation phase ({len(dls.valid)} batches fwd)', bx['valid'], bs['valid']),
             ('ClusterCallback.recluster (all)', bx['recluster'], 0.),
-            (f'  feature pass (`_features`: new test loader, decode all {len(dls.files)} clips, encoder forwards)', bx['features'], 0.),
+            (f'  feature pass (`ClusterFeatures.get`: new test loader, decode all {len(dls.files)} clips, encoder forwards)', bx['features'], 0.),
             ('  clustering (`_cluster`: 2x faiss PCA + k-means + assign, NMI logs)', bx['cluster'], 0.),
             ('    of which `cluster_features` (faiss PCA + k-means + assign)', bx['kmeans'], 0.),
             ('  heads reset + sampler weights', bx['recluster'] - bx['features'] - bx['cluster'], 0.),
