@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from fastcore.basics import store_attr
 from .core import pbar
 from fastai.callback.core import Callback
-from fastai.learner import Recorder
+from functools import partial
+from fastai.learner import Recorder, ValueMetric
 from fastai.data.core import test_set
 from fastai.distributed import DistributedDL
 from .models import (reset_head, VARIANTS, plan_heads, projection_mlp, info_nce, MemoryBank, CentroidHead, MODALITY_PAIRS,
@@ -132,6 +133,15 @@ def reset_heads(model, state, opt=None):
         if opt is not None:
             for p in head.parameters(): opt.state[p] = {}
 
+def _logged(cb, key): return cb.log.get(key, float('nan'))
+
+def _cluster_metrics(cb, clusterings, has_truth):
+    names = []
+    for c in clusterings: names += [f'nmi_prev_{c}'] + ([f'nmi_true_{c}'] if has_truth else []) + [f'empty_{c}', f'largest_{c}']
+    if any(c.startswith('v') for c in clusterings) and any(c.startswith('a') and not c.startswith('av') for c in clusterings):
+        names.append('nmi_va')
+    return [ValueMetric(partial(_logged, cb, n), n) for n in names]
+
 class ClusterCallback(Callback):
     "Re-cluster features every epoch and train each head on its clustering's labels (XDC, SDC, MDC, CDC)."
     order = Recorder.order - 1          # before the Recorder, so our metrics exist when it reads them
@@ -163,6 +173,9 @@ class ClusterCallback(Callback):
         idx = {str(f): i for i, f in enumerate(self.dls.files)}
         self.train_ids, self.valid_ids = (torch.tensor([idx[str(f)] for f in dl.items]) for dl in (self.dls.train, self.dls.valid))
         self.feats.setup(self.learn, self.train_ids, self.valid_ids)
+        have = {getattr(m, 'name', None) for m in self.learn.metrics}     # its metrics, once, before the Recorder reads them
+        mine = _cluster_metrics(self, self.learn.model.clusterings, getattr(self.dls, 'labels', None) is not None)
+        self.learn.metrics = list(self.learn.metrics) + [m for m in mine if m.name not in have]
 
     def before_train(self):
         lf = self.learn.loss_func            # the contrastive loss alone in the warm-up, then the clustering loss (+ aux_weight x contrastive)

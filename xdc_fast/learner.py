@@ -55,14 +55,6 @@ class XDCLearner(Learner):
                 warnings.warn(f"{e}: the decoding workers restart for the remaining {self.n_iter - done} of {self.n_iter} batches "
                               f"of this {'training' if self.training else 'validation'} pass ({restarts} of {self.max_worker_restarts} restarts)")
 
-def _logged(cb, key): return cb.log.get(key, float('nan'))
-
-def _cluster_metrics(cb, clusterings, has_truth):
-    names = []
-    for c in clusterings: names += [f'nmi_prev_{c}'] + ([f'nmi_true_{c}'] if has_truth else []) + [f'empty_{c}', f'largest_{c}']
-    if any(c.startswith('v') for c in clusterings) and any(c.startswith('a') and not c.startswith('av') for c in clusterings):
-        names.append('nmi_va')
-    return [ValueMetric(partial(_logged, cb, n), n) for n in names]
 
 # %% ../nbs/07_learner.ipynb #27973f58
 class EpochLines(Callback):
@@ -141,7 +133,7 @@ def xdc_learner(dls,                            # `AVDataLoaders` (video clip, l
                              recluster_every=recluster_every, warmup_epochs=opts['warmup_epochs'],
                              aux_weight=opts['aux_weight'], assign=opts['assign'], marginals=marginals, sharpness=sharpness, bn_warmup=opts['bn_warmup'],
                              features=opts['features'])
-        metrics = _cluster_metrics(cb, clusterings, getattr(dls, 'labels', None) is not None) + user_metrics
+        metrics = user_metrics                                        # the callback adds its own (`before_fit`)
         cbs = [cb] + ([SaveClusterRun(save_run)] if save_run else []) + user_cbs
     learn = XDCLearner(dls, model, loss_func=loss, metrics=metrics, cbs=cbs, **kwargs)
     if not interactive(): learn.remove_cb(ProgressCallback).add_cb(EpochLines())   # a log file or pipe: a line per epoch, no bars
