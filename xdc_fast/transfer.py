@@ -27,7 +27,7 @@ from fastai.callback.core import Callback
 from fastai.learner import Learner, Recorder, ValueMetric
 from fastai.data.block import DataBlock, CategoryBlock
 from fastai.data.core import DataLoaders, TfmdDL, test_set
-from fastai.data.transforms import RandomSplitter, parent_label
+from fastai.data.transforms import parent_label
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.torch_core import default_device, params
@@ -41,8 +41,7 @@ from .core import TensorVideo, TensorAudio
 from .data.decode import decode_clip, probe_video, clip_starts
 from .data.video import NormalizeVideo, CentreCropVideo
 from .data.audio import LogMel
-from .data.block import (VIDEO_EXTS, get_video_files, VideoBlock, AudioBlock, AVTfmdDL, verify_videos_cached,
-                                 _split_names, _report_bad)
+from .data.block import VIDEO_EXTS, VideoBlock, AudioBlock, build_dataloaders, _with_labels
 from .models import get_encoder
 from .callback import extract_av_features, _inner
 
@@ -340,28 +339,19 @@ def classification_dls(path,                    # folder of `{class}/*.mp4` (wit
                        seed=None,               # seed of the random split
                        device=None,             # where batches go (default: CUDA when present)
                        progress=True,           # progress bar while verifying
+                       cache=False,             # decode every clip once (as `AVDataLoaders.from_folder`'s `cache`)
                        **kwargs,                # passed to `DataBlock.dataloaders`
                       )->DataLoaders:
     "`DataLoaders` of (video clip or log-mel, class) for supervised fine-tuning, classes from the parent folder names."
     if modality not in ('video', 'audio'): raise ValueError(f"modality must be 'video' or 'audio', got {modality!r}")
-    path = Path(path)
-    files = get_video_files(path, extensions)
-    if not files: raise FileNotFoundError(f"{path}: no video files with extensions {', '.join(extensions)} (searched recursively)")
-    bad = verify_videos_cached(files, path, need_audio=modality == 'audio', progress=progress) if verify else L()
-    _report_bad(bad, len(files), 'error')
-    files = files.filter(lambda f: f not in set(bad.itemgot(0)))
-    by_name = _split_names(files, path) if valid_pct is None else None
-    splitter = (lambda _: by_name) if by_name is not None else RandomSplitter(valid_pct or 0.2, seed=seed)
+    clip = dict(n_frames=n_frames, fps=fps, size=size, crop=crop, audio_secs=audio_secs, sample_rate=sample_rate, n_mels=n_mels)
     x_block = (VideoBlock(n_frames, fps, size, crop, 'loop', augment, crop_scale, flip=flip) if modality == 'video'
                else AudioBlock(audio_secs, sample_rate, n_mels, 'error', augment))
-    dblock = DataBlock(blocks=(x_block, CategoryBlock), get_y=parent_label, splitter=splitter)
-    nw = min(os.cpu_count() or 1, 8) if num_workers is None else num_workers
-    dls = dblock.dataloaders(files, path=path, bs=bs, num_workers=nw, dl_type=AVTfmdDL, device=device or default_device(), **kwargs)
-    dls.files, dls.bad_files, dls.modality, dls.label_vocab = files, bad, modality, list(dls.vocab)
-    dls.labels = torch.tensor([dls.label_vocab.index(Path(f).parent.name) for f in files])
-    dls.clip_cfg = dict(n_frames=n_frames, fps=fps, size=size, crop=crop, audio_secs=audio_secs, sample_rate=sample_rate, n_mels=n_mels)
-    for dl in dls.loaders: dl.files, dl.labels, dl.label_vocab = files, dls.labels, dls.label_vocab
-    return dls
+    dls = build_dataloaders(path, lambda files: (x_block, CategoryBlock), clip, get_y=parent_label, valid_pct=valid_pct, seed=seed, bs=bs,
+                            num_workers=num_workers, extensions=extensions, verify=verify, need_audio=modality == 'audio', device=device,
+                            progress=progress, cache=cache, **kwargs)
+    dls.modality, vocab = modality, list(dls.vocab)
+    return _with_labels(dls, torch.tensor([vocab.index(Path(f).parent.name) for f in dls.files]), vocab)
 
 # %% ../nbs/10_transfer.ipynb #fa5e4136
 class Classifier(nn.Module):

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'get_video_files', 'VideoRef', 'AudioRef', 'DecodeAV', 'DecodeAVTrain', 'ClipCache', 'VideoBlock',
-           'AudioBlock', 'ClipIdBlock', 'verify_videos_cached', 'AVTfmdDL', 'AVDataLoaders']
+           'AudioBlock', 'ClipIdBlock', 'verify_videos_cached', 'AVTfmdDL', 'build_dataloaders', 'AVDataLoaders']
 
 # %% ../../nbs/03_data.block.ipynb #b58fa09e
 import xdc_fast.core   # first: fastai imported without its torch.jit.script warning (see core)
@@ -302,6 +302,50 @@ def _folder_labels(files, root):
     return torch.tensor([vocab.index(n) for n in names]), vocab
 
 # %% ../../nbs/03_data.block.ipynb #b308e7a3
+def _usable_files(path, extensions, verify, need_audio, missing_audio, progress):
+    "The video files under `path`, the ones that fail `verify_videos` left out (reported, and returned as `bad`)."
+    path = Path(path)
+    if not path.is_dir(): raise FileNotFoundError(f"{path}: not a folder; pass the folder that holds your videos")
+    files = get_video_files(path, extensions)
+    if not files: raise FileNotFoundError(f"{path}: no video files with extensions {', '.join(extensions)} (searched recursively)")
+    bad = L()
+    if verify:
+        bad = verify_videos_cached(files, path, need_audio=need_audio, progress=progress)
+        _report_bad(bad, len(files), missing_audio)
+        skip = set(bad.itemgot(0))
+        files = files.filter(lambda f: f not in skip)
+        if not files: raise FileNotFoundError(f"{path}: none of the {len(skip)} video files can be used; see the reasons above")
+    return path, files, bad
+
+def build_dataloaders(path,               # folder of videos (searched recursively)
+                      blocks,             # files -> the `DataBlock`'s blocks
+                      clip_cfg,           # the clip settings, kept as `dls.clip_cfg`
+                      n_inp=None, get_y=None,                     # `DataBlock`'s
+                      valid_pct=None, splitter=None, seed=None,   # the split: `train/`+`valid/` folders if present, else random
+                      bs=16, num_workers=None, extensions=VIDEO_EXTS, verify=True, need_audio=True, missing_audio='error',
+                      device=None, progress=True, cache=False,
+                      cls=None,           # wrap the loaders in this `DataLoaders` subclass
+                      **kwargs):          # passed to `DataBlock.dataloaders`
+    "The one builder behind `AVDataLoaders.from_folder` and `classification_dls`: usable files, the split, fastai `DataLoaders`, the clip cache."
+    path, files, bad = _usable_files(path, extensions, verify, need_audio, missing_audio, progress)
+    if splitter is None:
+        by_name = _split_names(files, path) if valid_pct is None else None
+        splitter = (lambda _: by_name) if by_name is not None else RandomSplitter(valid_pct or 0.2, seed=seed)
+    dblock = DataBlock(blocks=blocks(files), n_inp=n_inp, get_y=get_y, splitter=splitter)
+    nw = min(os.cpu_count() or 1, 8) if num_workers is None else num_workers
+    dls = dblock.dataloaders(files, path=path, bs=bs, num_workers=0 if cache and num_workers is None else nw, dl_type=AVTfmdDL,
+                             device=device or default_device(), **kwargs)
+    if cls is not None: dls = cls(*dls.loaders, path=path, device=dls.device)
+    dls.cache = _cache_for(dls, cache, files, nw, progress)
+    dls.files, dls.bad_files, dls.clip_cfg = files, bad, clip_cfg
+    return dls
+
+def _with_labels(dls, labels, vocab):
+    "Class labels and vocab on the loaders and each loader (for evaluation and the widgets)."
+    dls.labels, dls.label_vocab = labels, vocab
+    for dl in dls.loaders: dl.files, dl.labels, dl.label_vocab = dls.files, labels, vocab
+    return dls
+
 class AVDataLoaders(DataLoaders):
     "`DataLoaders` of synced (video clip, audio window, clip id) items for self-supervised audio-video learning."
     @classmethod
@@ -334,33 +378,15 @@ class AVDataLoaders(DataLoaders):
                    ):
         "Build train/valid `AVDataLoaders` from a folder of videos, leaving out files that cannot be decoded."
         if missing_audio not in ('skip', 'silence', 'error'): raise ValueError(f"missing_audio must be 'skip', 'silence' or 'error', got {missing_audio!r}")
-        path = Path(path)
-        if not path.is_dir(): raise FileNotFoundError(f"{path}: not a folder; pass the folder that holds your videos")
-        files = get_video_files(path, extensions)
-        if not files: raise FileNotFoundError(f"{path}: no video files with extensions {', '.join(extensions)} (searched recursively)")
-        bad = L()
-        if verify:
-            bad = verify_videos_cached(files, path, need_audio=missing_audio != 'silence', progress=progress)
-            _report_bad(bad, len(files), missing_audio)
-            skip = set(bad.itemgot(0))
-            files = files.filter(lambda f: f not in skip)
-            if not files: raise FileNotFoundError(f"{path}: none of the {len(skip)} video files can be used; see the reasons above")
-        if splitter is None:
-            by_name = _split_names(files, path) if valid_pct is None else None
-            splitter = (lambda _: by_name) if by_name is not None else RandomSplitter(valid_pct or 0.2, seed=seed)
-        dblock = DataBlock(blocks=(VideoBlock(n_frames, fps, size, crop, pad, augment, crop_scale, flip=flip),
-                                   AudioBlock(audio_secs, sample_rate, n_mels, 'silence' if missing_audio == 'silence' else 'error', augment, audio_noise, audio_shift),
-                                   ClipIdBlock(files)), n_inp=2, splitter=splitter)
-        nw = min(os.cpu_count() or 1, 8) if num_workers is None else num_workers
-        dls = dblock.dataloaders(files, path=path, bs=bs, num_workers=0 if cache and num_workers is None else nw, dl_type=AVTfmdDL,
-                                 device=device or default_device(), **kwargs)
-        dls = cls(*dls.loaders, path=path, device=dls.device)
-        dls.cache = _cache_for(dls, cache, files, nw, progress)
-        lbl, vocab = _folder_labels(files, path) if labels else (None, None)
-        dls.files, dls.bad_files, dls.labels, dls.label_vocab = files, bad, lbl, vocab
-        dls.clip_cfg = dict(n_frames=n_frames, fps=fps, size=size, crop=crop, audio_secs=audio_secs, sample_rate=sample_rate, n_mels=n_mels)
-        for dl in dls.loaders: dl.files, dl.labels, dl.label_vocab = files, lbl, vocab
-        return dls
+        clip = dict(n_frames=n_frames, fps=fps, size=size, crop=crop, audio_secs=audio_secs, sample_rate=sample_rate, n_mels=n_mels)
+        blocks = lambda files: (VideoBlock(n_frames, fps, size, crop, pad, augment, crop_scale, flip=flip),
+                                AudioBlock(audio_secs, sample_rate, n_mels, 'silence' if missing_audio == 'silence' else 'error', augment, audio_noise, audio_shift),
+                                ClipIdBlock(files))
+        dls = build_dataloaders(path, blocks, clip, n_inp=2, valid_pct=valid_pct, splitter=splitter, seed=seed, bs=bs, num_workers=num_workers,
+                                extensions=extensions, verify=verify, need_audio=missing_audio != 'silence', missing_audio=missing_audio,
+                                device=device, progress=progress, cache=cache, cls=cls, **kwargs)
+        lbl, vocab = _folder_labels(dls.files, dls.path) if labels else (None, None)
+        return _with_labels(dls, lbl, vocab)
 
     @property
     def n_failed(self)->int:
