@@ -21,6 +21,7 @@ from fastai.distributed import DistributedDL
 from .models import (reset_head, VARIANTS, plan_heads, projection_mlp, info_nce, MemoryBank, CentroidHead, MODALITY_PAIRS,
                              ClusterState, XDCModel, MultiHeadLoss, XDCLoss, _ce)   # the model, beside the encoders
 from .cluster import cluster_weights, recluster
+from .data.block import item_ids
 from .distributed import shard, gather_rows, broadcast_object, broadcast_module, on_main, unwrap
 
 # %% ../nbs/06_callback.ipynb #61fd1c00
@@ -170,8 +171,7 @@ class ClusterCallback(Callback):
     def before_fit(self):
         w = self.warmup_epochs or 0
         self.n_warmup = int(round(w * self.n_epoch)) if 0 < w < 1 else int(w)      # a float < 1: that share of the fit's epochs
-        idx = {str(f): i for i, f in enumerate(self.dls.files)}
-        self.train_ids, self.valid_ids = (torch.tensor([idx[str(f)] for f in dl.items]) for dl in (self.dls.train, self.dls.valid))
+        self.train_ids, self.valid_ids = (item_ids(self.dls.files, dl.items) for dl in (self.dls.train, self.dls.valid))
         self.feats.setup(self.learn, self.train_ids, self.valid_ids)
         have = {getattr(m, 'name', None) for m in self.learn.metrics}     # its metrics, once, before the Recorder reads them
         mine = _cluster_metrics(self, self.learn.model.clusterings, getattr(self.dls, 'labels', None) is not None)

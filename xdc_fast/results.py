@@ -14,6 +14,7 @@ from fastcore.basics import patch
 from fastai.callback.core import Callback
 from fastai.learner import Recorder
 from fastai.torch_core import rank_distrib
+from .data.block import item_ids
 
 # %% ../nbs/08_results.ipynb #87d64192
 def _history(recorder)->list:
@@ -29,8 +30,7 @@ def _rel(files, root):
 
 def _split_ids(dls):
     "Clip ids of the training and validation items of `dls`."
-    idx = {str(f): i for i, f in enumerate(dls.files)}
-    return [idx[str(f)] for f in dls.train.items], [idx[str(f)] for f in dls.valid.items]
+    return item_ids(dls.files, dls.train.items), item_ids(dls.files, dls.valid.items)
 
 # %% ../nbs/08_results.ipynb #a5d518ed
 class ClusterRun:

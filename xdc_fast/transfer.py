@@ -41,7 +41,7 @@ from .core import TensorVideo, TensorAudio
 from .data.decode import decode_clip, probe_video, clip_starts
 from .data.video import NormalizeVideo, CentreCropVideo
 from .data.audio import LogMel
-from .data.block import VIDEO_EXTS, VideoBlock, AudioBlock, build_dataloaders, _with_labels
+from .data.block import VIDEO_EXTS, VideoBlock, AudioBlock, build_dataloaders, _with_labels, item_ids
 from .models import get_encoder
 from .callback import extract_av_features, _inner
 
@@ -142,8 +142,7 @@ def _items_labels(src):
     files, labels = L(files).map(Path), None
     all_files, all_labels = getattr(src, 'files', None), getattr(src, 'labels', None)
     if all_labels is not None and all_files is not None:
-        pos = {str(f): i for i, f in enumerate(all_files)}
-        labels = torch.as_tensor(all_labels)[[pos[str(f)] for f in files]]
+        labels = torch.as_tensor(all_labels)[item_ids(all_files, files)]
     return files, labels
 
 # %% ../nbs/10_transfer.ipynb #089db313
@@ -312,8 +311,7 @@ class KNNMonitor(Callback):
     def knn_accuracies(self)->list:
         "kNN accuracy of each encoder with the current weights: one feature pass over train + valid items."
         files, labels = self.dls.files, torch.as_tensor(self.dls.labels)
-        pos = {str(f): i for i, f in enumerate(files)}
-        tr = torch.tensor([pos[str(f)] for f in self.dls.train.items]); va = torch.tensor([pos[str(f)] for f in self.dls.valid.items])
+        tr, va = item_ids(files, self.dls.train.items), item_ids(files, self.dls.valid.items)
         valid = _inner(self.dls.valid)
         dl = valid.new(test_set(valid.dataset, list(files), with_labels=True), bs=self.extract_bs or self.dls.bs, shuffle=False, drop_last=False)
         mbar = getattr(getattr(self.learn, 'progress', None), 'mbar', None)

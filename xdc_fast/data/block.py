@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'get_video_files', 'VideoRef', 'AudioRef', 'DecodeAV', 'DecodeAVTrain', 'ClipCache', 'VideoBlock',
-           'AudioBlock', 'ClipIdBlock', 'verify_videos_cached', 'AVTfmdDL', 'build_dataloaders', 'AVDataLoaders']
+           'AudioBlock', 'item_ids', 'ClipIdBlock', 'verify_videos_cached', 'AVTfmdDL', 'build_dataloaders',
+           'AVDataLoaders']
 
 # %% ../../nbs/03_data.block.ipynb #b58fa09e
 import xdc_fast.core   # first: fastai imported without its torch.jit.script warning (see core)
@@ -191,9 +192,17 @@ def AudioBlock(secs=1.0,              # audio window, centred on the video clip
                           batch_tfms=[LogMel(sample_rate, n_mels)] + ([GainJitter(), SpecMask()] if augment else [])
                                      + ([ColouredNoise(noise)] if augment and noise else []) + ([TimeShift(shift, sample_rate)] if augment and shift else []))
 
+def _file_index(files)->dict: return {str(f): i for i, f in enumerate(files)}
+
+def item_ids(files, items)->torch.Tensor:
+    "The clip id of each of `items` (its position in `files`, as `ClipIdBlock` numbers them): `item_ids(dls.files, dls.train.items)`."
+    idx = _file_index(files)
+    try: return torch.tensor([idx[str(f)] for f in items], dtype=torch.long)
+    except KeyError as e: raise KeyError(f"{e.args[0]} is not one of the {len(files)} files") from None
+
 class _ClipId(Transform):
     "Path to its index in `files`."
-    def __init__(self, files): super().__init__(); self.idx = {str(f): i for i, f in enumerate(files)}
+    def __init__(self, files): super().__init__(); self.idx = _file_index(files)
     def encodes(self, o:(str, Path)):
         try: return TensorClipId(torch.tensor(self.idx[str(o)]))
         except KeyError: raise KeyError(f"{o} is not in the ClipIdBlock's file list; build the block with every file of the dataset") from None
