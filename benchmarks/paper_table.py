@@ -57,13 +57,13 @@ ABLATION = {                                  # XDC with one option of xdc_fast'
     'warmup_epochs=0': dict(warmup_epochs=0),
     'aux_weight=0': dict(aux_weight=0.),
     'heads=centroids': dict(heads='centroids'),
-    'assign=sinkhorn': dict(assign='sinkhorn'),
     'paper recipe': dict(recipe='paper'),     # = the table's xdc_paper row, seed 0
+    'audio noise+shift': dict(audio_noise=0.5, audio_shift=0.1),   # ColouredNoise + TimeShift on the training audio
     'features=train': dict(features='train'),
+    'assign=sinkhorn': dict(assign='sinkhorn'),
+    'bf16 autocast': dict(mixed=True),        # learn.to_mixed(cpu_bf16=True): does the faster CPU step learn as well?
     'bn_warmup=20': dict(bn_warmup=20),
     'bank=True': dict(bank=True),
-    'audio noise+shift': dict(audio_noise=0.5, audio_shift=0.1),   # ColouredNoise + TimeShift on the training audio
-    'bf16 autocast': dict(mixed=True),        # learn.to_mixed(cpu_bf16=True): does the faster CPU step learn as well?
 }
 SAME_AS_ROW = {'xdc (defaults)': 'xdc', 'paper recipe': 'xdc_paper'}   # ablation entries the table measured already
 
