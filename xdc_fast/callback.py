@@ -139,7 +139,8 @@ def _logged(cb, key): return cb.log.get(key, float('nan'))
 def _cluster_metrics(cb, clusterings, has_truth):
     names = []
     for c in clusterings: names += [f'nmi_prev_{c}'] + ([f'nmi_true_{c}'] if has_truth else []) + [f'empty_{c}', f'largest_{c}']
-    if any(c.startswith('v') for c in clusterings) and any(c.startswith('a') and not c.startswith('av') for c in clusterings):
+    srcs = {s for s, _ in clusterings.values()}
+    if {'v', 'a'} <= srcs:
         names.append('nmi_va')
     return [ValueMetric(partial(_logged, cb, n), n) for n in names]
 

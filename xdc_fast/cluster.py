@@ -209,8 +209,7 @@ def recluster(feats,                  # {'v': (N, d_v), 'a': (N, d_a)} features 
         log[f'empty_{name}'], log[f'largest_{name}'] = st['n_empty'], st['largest']
         if truth is not None: log[f'nmi_true_{name}'] = nmi(torch.as_tensor(truth)[tr], labels[tr])
         tensors.update({f'labels_{name}': labels, f'dist_{name}': dist, **{f'{key}_{name}': c[key] for key in ('centroids', 'A', 'b')}})
-    v = [nm for nm in clusterings if nm.startswith('v')]
-    a = [nm for nm in clusterings if nm.startswith('a') and not nm.startswith('av')]
+    v, a = ([nm for nm, (s, _) in clusterings.items() if s == src] for src in ('v', 'a'))   # by stored source, not by name
     if v and a: log['nmi_va'] = nmi(tensors[f'labels_{v[0]}'][tr], tensors[f'labels_{a[0]}'][tr])
     tensors['targets'] = torch.stack([tensors[f'labels_{c}'] for c in heads], 1) if heads else torch.zeros(n, 0, dtype=torch.long)
     tensors['epoch'] = torch.tensor(epoch)

@@ -107,7 +107,11 @@ def load(cls:ClusterRun, path, root=None)->ClusterRun:
                root if root is not None else d['root'], d['variant'], d['epoch'], d['clip_cfg'])
 
 # %% ../nbs/08_results.ipynb #3a288ac1
-_PREFIX = {'video': 'v', 'audio': 'a', 'joint': 'av'}
+_PREFIX = {'video': 'v', 'audio': 'a', 'joint': 'av'}    # modality -> a clustering's `source`
+
+def _source(name, c):
+    "What a clustering clustered ('v', 'a' or 'av'): its stored `source`; from its name for runs saved without one."
+    return c.get('source') or ('av' if name.startswith('av') else name[:1])
 
 @patch
 def clustering_name(self:ClusterRun, modality)->str:
@@ -115,14 +119,14 @@ def clustering_name(self:ClusterRun, modality)->str:
     if modality is None: modality = self.modalities[0]      # CDC runs have only 'joint'
     if modality in self.clusterings: return modality
     pre = _PREFIX.get(modality, modality)
-    found = [n for n in self.clusterings if n.startswith(pre) and (pre == 'av' or not n.startswith('av'))]
+    found = [n for n, c in self.clusterings.items() if _source(n, c) == pre]
     if not found: raise ValueError(f"this run has no {modality!r} clustering; it has {', '.join(self.clusterings)}")
     return found[0]
 
 @patch(as_prop=True)
 def modalities(self:ClusterRun)->list:
     "The modalities this run clustered, in the order video, audio, joint."
-    return [m for m, p in _PREFIX.items() if any(n.startswith(p) and (p == 'av' or not n.startswith('av')) for n in self.clusterings)]
+    return [m for m, p in _PREFIX.items() if any(_source(n, c) == p for n, c in self.clusterings.items())]
 
 @patch
 def train_labels(self:ClusterRun, modality)->torch.Tensor:
