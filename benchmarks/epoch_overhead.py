@@ -7,7 +7,7 @@ Data: `make_synthetic_av(n_classes=4, clips_per_class=64)` (256 clips: 192 train
   xdc         xdc_learner(dls, 'xdc', n_clusters=(16,16), r2plus1d_small + resnet_small_audio, pca_dim=64): every
               `fit(1)` re-clusters (feature pass over all clips + faiss k-means), then trains on the cluster labels
   xdc_train   the same with `features='train'` (DeepCluster-v2: the clustering reads the embeddings of the training
-              pass, kept across `fit` calls; only the validation clips get a feature pass)
+              pass, kept across `fit` calls, and of the validation pass for the validation clips: no feature pass after the first)
   supervised  the named baseline: a fastai Learner with the same `XDCModel` (two encoders, two heads of 16), the same
               `MultiHeadLoss`, targets = the true class of each clip for both heads, no ClusterCallback: the same
               forward/backward work per batch, nothing else

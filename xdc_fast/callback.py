@@ -86,12 +86,11 @@ class ClusterFeatures:
         ids = b['seen'].nonzero()[:, 0]
         f = gather_rows(torch.cat([b['v'][ids].float(), b['a'][ids].float(), torch.ones(len(ids), 1)], 1), ids, self.n_items)
         if not broadcast_object(bool(f[self.train_ids, -1].all()) if f is not None else None): return None   # a training item never drawn yet: a full pass
-        pv = self._pass(self.valid_ids, epoch) if len(self.valid_ids) else (None, None, None)
+        miss = broadcast_object(self.valid_ids[f[self.valid_ids, -1] < 0.5] if f is not None else None)   # validation items no pass has embedded yet
+        pv = self._pass(miss, epoch) if len(miss) else (None, None, None)
         if f is None: return None, None, None
         fv, fa, ok = f[:, :d[0]], f[:, d[0]:-1], f[:, -1] > 0.5
-        if pv[0] is not None:
-            va = self.valid_ids
-            fv[va], fa[va], ok[va] = pv[0][va], pv[1][va], pv[2][va]
+        if pv[0] is not None: fv[miss], fa[miss], ok[miss] = pv[0][miss], pv[1][miss], pv[2][miss]
         return fv, fa, ok
 
     def _pass(self, items, epoch):
@@ -195,8 +194,8 @@ class ClusterCallback(Callback):
         self.learn.yb = (torch.cat([targets, ids[:, None]], 1).to(self.learn.xb[0].device),)   # labels per head, then the item id
 
     def after_pred(self):
-        "`features='train'`: keep each training item's embedding of this pass (the clustering's features without an extra pass)."
-        emb = getattr(unwrap(self.learn.model), 'train_embed', None) if self.feats.mode == 'train' and self.training else None
+        "`features='train'`: keep each item's embedding of this pass, training or validation (the clustering's features without an extra pass)."
+        emb = getattr(unwrap(self.learn.model), 'last_embed', None) if self.feats.mode == 'train' else None
         if emb is not None: self.feats.put(self.batch_ids, *(e.float().cpu() for e in emb))
 
     def after_fit(self):

@@ -294,11 +294,11 @@ class XDCModel(nn.Module):
         fv, fa = self.encode(video, mel)
         feats = dict(v=fv, a=fa)
         if self.proj is None:
-            self.train_embed = (fv.detach(), fa.detach()) if self.training else None    # for `features='train'`: no extra pass
+            self.last_embed = (fv.detach(), fa.detach())     # what `embed` returns, from this pass (`features='train'`: no extra pass)
             return tuple(self.heads[name](feats[enc]) for name, enc, _ in self.head_spec)
         z = dict(v=self.proj['v'](fv), a=self.proj['a'](fa))
         hin = dict(v=F.normalize(z['v'], dim=1), a=F.normalize(z['a'], dim=1)) if self.head_type == 'centroids' else feats
-        self.train_embed = (hin['v'].detach(), hin['a'].detach()) if self.training else None   # what `embed` returns, from this pass
+        self.last_embed = (hin['v'].detach(), hin['a'].detach())   # what `embed` returns, from this pass
         return tuple(self.heads[name](hin[enc]) for name, enc, _ in self.head_spec) + (z['v'], z['a'])
 
 # %% ../nbs/04_models.ipynb #1939c820
