@@ -49,8 +49,9 @@ class XDCLearner(Learner):
                     self.one_batch(done, b); done += 1
                     if done >= self.n_iter: break
                 else: break                                 # the loader ran out (it never does in a fresh pass)
-            except RuntimeError as e:                       # torch: "DataLoader worker (pid ...) is killed by signal" / "exited unexpectedly"
-                if 'DataLoader worker' not in str(e) or restarts >= self.max_worker_restarts: raise
+            except (RuntimeError, ConnectionError, EOFError) as e:   # torch: "DataLoader worker (pid ...) is killed by signal" / "exited unexpectedly";
+                dead = isinstance(e, (ConnectionError, EOFError)) or 'DataLoader worker' in str(e)   # or its queue's connection reset
+                if not dead or restarts >= self.max_worker_restarts: raise
                 restarts += 1
                 warnings.warn(f"{e}: the decoding workers restart for the remaining {self.n_iter - done} of {self.n_iter} batches "
                               f"of this {'training' if self.training else 'validation'} pass ({restarts} of {self.max_worker_restarts} restarts)")
