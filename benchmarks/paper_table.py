@@ -39,7 +39,7 @@ from fastai.data.core import test_set
 from fastai.learner import Learner
 from fastai.torch_core import set_seed
 from xdc_fast.data.block import AVDataLoaders
-from xdc_fast.data.audio import ColouredNoise, TimeShift
+from xdc_fast.data.audio import nuisance_tfms
 from xdc_fast.data.decode import decode_clip
 from xdc_fast.learner import xdc_learner
 from xdc_fast.models import get_encoder
@@ -126,7 +126,7 @@ def train(dls, variant, cfg, seed, curve=None, **opts):
     "Train one variant with the table's budget; returns the model (its encoders are what the probes see)."
     ve, ae = encoders(cfg, seed)
     noise, shift = opts.pop('audio_noise', 0.), opts.pop('audio_shift', 0.)
-    extra = ([ColouredNoise(noise)] if noise else []) + ([TimeShift(shift)] if shift else [])   # what from_folder(audio_noise=, audio_shift=) adds
+    extra = nuisance_tfms(noise, shift)                          # what from_folder(audio_noise=, audio_shift=) adds
     if extra: dls.train.after_batch.add(extra)
     try: return _train(dls, variant, cfg, seed, ve, ae, curve, **opts)
     finally:

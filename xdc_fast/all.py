@@ -3,7 +3,7 @@ from .core import *
 from .synthetic import make_synthetic_av, write_av, synth_clip
 from .data.decode import decode_clip, decode_clips, probe_video, clip_starts, verify_videos, check_video, DecodeError, MissingAudioError
 from .data.video import NormalizeVideo, RandomResizedCropVideo, CentreCropVideo, ColourJitterVideo
-from .data.audio import LogMel, GainJitter, SpecMask, ColouredNoise, TimeShift
+from .data.audio import LogMel, GainJitter, SpecMask, ColouredNoise, TimeShift, nuisance_tfms
 from .data.block import (VIDEO_EXTS, get_video_files, VideoBlock, AudioBlock, ClipIdBlock, DecodeAV, DecodeAVTrain,
                          AVTfmdDL, AVDataLoaders, verify_videos_cached)
 from .data.prepare import prepare_video, prepare_videos

@@ -84,12 +84,11 @@ class ClusterFeatures:
         if d is None: return None
         if b is None: self.put(torch.zeros(0, dtype=torch.long), torch.zeros(0, d[0]), torch.zeros(0, d[1])); b = self.bank
         ids = b['seen'].nonzero()[:, 0]
-        f = gather_rows(torch.cat([b['v'][ids].float(), b['a'][ids].float(), torch.ones(len(ids), 1)], 1), ids, self.n_items)
-        if not broadcast_object(bool(f[self.train_ids, -1].all()) if f is not None else None): return None   # a training item never drawn yet: a full pass
-        miss = broadcast_object(self.valid_ids[f[self.valid_ids, -1] < 0.5] if f is not None else None)   # validation items no pass has embedded yet
+        fv, fa, ok = self._gather(b['v'][ids].float(), b['a'][ids].float(), torch.ones(len(ids), dtype=torch.bool), ids)
+        if not broadcast_object(bool(ok[self.train_ids].all()) if ok is not None else None): return None   # a training item never drawn yet: a full pass
+        miss = broadcast_object(self.valid_ids[~ok[self.valid_ids]] if ok is not None else None)   # validation items no pass has embedded yet
         pv = self._pass(miss, epoch) if len(miss) else (None, None, None)
-        if f is None: return None, None, None
-        fv, fa, ok = f[:, :d[0]], f[:, d[0]:-1], f[:, -1] > 0.5
+        if fv is None: return None, None, None
         if pv[0] is not None: fv[miss], fa[miss], ok[miss] = pv[0][miss], pv[1][miss], pv[2][miss]
         return fv, fa, ok
 
@@ -102,7 +101,11 @@ class ClusterFeatures:
         mbar = getattr(getattr(learn, 'progress', None), 'mbar', None)
         fv, fa, seen = extract_av_features(learn.model, dl, self.n_items, parent=mbar, dtype=self.dtype, fn=getattr(learn.model, 'embed', None))
         self._report_missing(ids[~seen[ids]], epoch)
-        f = gather_rows(torch.cat([fv[ids], fa[ids], seen[ids, None].to(fv.dtype)], 1), ids, self.n_items)   # each rank's shard to rank 0, by item index
+        return self._gather(fv[ids], fa[ids], seen[ids], ids)
+
+    def _gather(self, fv, fa, seen, ids):
+        "Each rank's rows of the items `ids` (features, and whether each has them) to rank 0 by item index: `(fv, fa, ok)` there, `None`s elsewhere."
+        f = gather_rows(torch.cat([fv, fa, seen[:, None].to(fv.dtype)], 1), ids, self.n_items)
         return (None, None, None) if f is None else (f[:, :fv.shape[1]], f[:, fv.shape[1]:-1], f[:, -1] > 0.5)
 
     def _report_missing(self, missing, epoch):

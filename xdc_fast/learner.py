@@ -8,14 +8,13 @@ __all__ = ['RECIPES', 'XDCLearner', 'EpochLines', 'xdc_learner', 'CPUAutocast', 
 # %% ../nbs/07_learner.ipynb #3168539d
 import xdc_fast.core   # first: fastai imported without its torch.jit.script warning (see core)
 import os, random, warnings
-from functools import partial
 from pathlib import Path
 import numpy as np
 import torch
 from fastai.callback.core import Callback
 from fastcore.meta import delegates
 from fastcore.foundation import L
-from fastai.learner import Learner, ValueMetric, Recorder
+from fastai.learner import Learner, Recorder
 from fastai.callback.progress import CSVLogger
 from fastai.torch_core import to_float
 from fastcore.basics import patch

@@ -9,7 +9,7 @@ __all__ = ['Features', 'window_starts', 'extract_features', 'ProbeResult', 'line
 
 # %% ../nbs/10_transfer.ipynb #d255ab12
 import xdc_fast.core   # first: fastai imported without its torch.jit.script warning (see core)
-import math, os, warnings
+import math, warnings
 from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -24,7 +24,7 @@ from fastai.torch_core import to_device, default_device
 from ..core import TensorVideo, TensorAudio, TensorMelSpec, TensorClipId
 from .decode import decode_clip, decode_clips, verify_videos, run_isolated, DecodeError
 from .video import NormalizeVideo, RandomResizedCropVideo, CentreCropVideo, ColourJitterVideo
-from .audio import LogMel, GainJitter, SpecMask, ColouredNoise, TimeShift
+from .audio import LogMel, GainJitter, SpecMask, nuisance_tfms
 import numpy as np
 
 # %% ../../nbs/03_data.block.ipynb #92fee57d
@@ -190,7 +190,7 @@ def AudioBlock(secs=1.0,              # audio window, centred on the video clip
     return TransformBlock(type_tfms=_ToRef(AudioRef, audio_secs=secs, sample_rate=sample_rate, missing_audio=missing_audio),
                           item_tfms=[DecodeAVTrain(), DecodeAV()],
                           batch_tfms=[LogMel(sample_rate, n_mels)] + ([GainJitter(), SpecMask()] if augment else [])
-                                     + ([ColouredNoise(noise)] if augment and noise else []) + ([TimeShift(shift, sample_rate)] if augment and shift else []))
+                                     + (nuisance_tfms(noise, shift, sample_rate) if augment else []))
 
 def _file_index(files)->dict: return {str(f): i for i, f in enumerate(files)}
 
