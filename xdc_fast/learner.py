@@ -52,7 +52,7 @@ class XDCLearner(Learner):
                 dead = isinstance(e, (ConnectionError, EOFError)) or 'DataLoader worker' in str(e)   # or its queue's connection reset
                 if not dead or restarts >= self.max_worker_restarts: raise
                 restarts += 1
-                warnings.warn(f"{e}: the decoding workers restart for the remaining {self.n_iter - done} of {self.n_iter} batches "
+                warnings.warn(f"a decoding worker died ({type(e).__name__}: {e}); the workers restart for the remaining {self.n_iter - done} of {self.n_iter} batches "
                               f"of this {'training' if self.training else 'validation'} pass ({restarts} of {self.max_worker_restarts} restarts)")
 
 
