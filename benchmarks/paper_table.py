@@ -60,11 +60,11 @@ ABLATION = {                                  # XDC with one option of xdc_fast'
     'paper recipe': dict(recipe='paper'),     # = the table's xdc_paper row, seed 0
     'audio noise+shift': dict(audio_noise=0.5, audio_shift=0.1),   # ColouredNoise + TimeShift on the training audio
     'features=train': dict(features='train'),
-    'bf16 autocast': dict(mixed=True),        # learn.to_mixed(cpu_bf16=True): does the faster CPU step learn as well?
     'centroids+features=train': dict(heads='centroids', features='train'),   # the two seed-0 gains together
     'assign=sinkhorn': dict(assign='sinkhorn'),
     'bn_warmup=20': dict(bn_warmup=20),
     'bank=True': dict(bank=True),
+    'bf16 autocast': dict(mixed=True),        # learn.to_mixed(cpu_bf16=True): does the faster CPU step learn as well?
 }
 SAME_AS_ROW = {'xdc (defaults)': 'xdc', 'paper recipe': 'xdc_paper'}   # ablation entries the table measured already
 

@@ -52,7 +52,7 @@ def test_files_going_bad_between_epochs(synth_ds, tmp_path, workers):
     idx = [list(map(str, dls.files)).index(str(f)) for f in bad]
     st = learn.model.cluster_state
     for name in learn.model.clusterings:
-        labels = st.get(f'labels_{name}')
+        labels = st[name]['labels']
         assert (labels[idx] == -1).all()
         assert (labels[learn.cluster_cb.clustered_ids] >= 0).all() and len(learn.cluster_cb.clustered_ids) == len(dls.train.items) - 3
     assert sorted(map(str, learn.cluster_cb.missing)) == sorted(map(str, bad))

@@ -131,7 +131,7 @@ def reset_heads(model, state, opt=None):
     for name, _, c in model.head_spec:
         head = model.heads[name]
         if isinstance(head, CentroidHead):      # DeepCluster-v2: the head is the supervising clustering
-            head.set(state.get(f'A_{c}'), state.get(f'b_{c}'), state.get(f'centroids_{c}')); continue
+            head.set(state[c]['A'], state[c]['b'], state[c]['centroids']); continue
         broadcast_module(reset_head(head))      # every rank starts from rank 0's fresh head
         if opt is not None:
             for p in head.parameters(): opt.state[p] = {}
@@ -192,8 +192,8 @@ class ClusterCallback(Callback):
         self.batch_ids = ids = self.learn.yb[0].as_subclass(torch.Tensor).long().cpu()
         if self.in_warmup: targets = torch.zeros(len(ids), len(self.learn.model.head_spec), dtype=torch.long)
         else:
-            if 'targets' not in self.state: self.recluster(self.epoch)
-            targets = self.state.get('targets')[ids]
+            if self.state.targets is None: self.recluster(self.epoch)
+            targets = self.state.targets[ids]
         self.learn.yb = (torch.cat([targets, ids[:, None]], 1).to(self.learn.xb[0].device),)   # labels per head, then the item id
 
     def after_pred(self):
@@ -208,14 +208,14 @@ class ClusterCallback(Callback):
     def recluster(self, epoch):
         "Features, then `recluster` on rank 0 (`on_main`); every rank sets the new targets, resets the heads and the sampler (once per epoch)."
         model = self.learn.model
-        if self.bn_warmup and epoch == 0 and 'targets' not in self.state: warmup_batchnorm(model, self.dls.train, self.bn_warmup)
+        if self.bn_warmup and epoch == 0 and self.state.targets is None: warmup_batchnorm(model, self.dls.train, self.bn_warmup)
         fv, fa, ok = self.feats.get(epoch)
-        tensors, log = on_main(self._cluster, fv, fa, ok, epoch)
-        self.state.tensors, self.log = {**self.state.tensors, **tensors}, {**self.log, **log}
+        new, log = on_main(self._cluster, fv, fa, ok, epoch)
+        self.state.update(new); self.log = {**self.log, **log}
         if self.warn_degenerate: _warn_degenerate(self.log, model.clusterings)
         reset_heads(model, self.state, self.learn.opt)
         sup = dict.fromkeys(c for _, _, c in model.head_spec)            # the supervising clusterings, once each
-        _inner(self.dls.train).weights = cluster_weights(*[self.state.get(f'labels_{c}')[self.train_ids] for c in sup])
+        _inner(self.dls.train).weights = cluster_weights(*[self.state[c]['labels'][self.train_ids] for c in sup])
         self.clustered_epoch = epoch
 
     def _cluster(self, fv, fa, ok, epoch):
@@ -223,7 +223,7 @@ class ClusterCallback(Callback):
         model, tr, va = self.learn.model, self.train_ids[ok[self.train_ids]], self.valid_ids[ok[self.valid_ids]]
         self.clustered_ids = tr                                     # the training items of this clustering (for the metrics)
         return recluster(dict(v=fv, a=fa), model.clusterings, [c for _, _, c in model.head_spec], tr, va, epoch,
-                         prev={n: self.state.get(f'labels_{n}') for n in model.clusterings if f'labels_{n}' in self.state},
+                         prev={n: c['labels'] for n, c in self.state.clusterings.items() if n in model.clusterings},
                          truth=getattr(self.dls, 'labels', None), seed=self.seed, pca_dim=self.pca_dim, n_iter=self.n_iter, gpu=self.gpu,
                          max_points_per_centroid=self.max_points_per_centroid, assign=self.assign, marginals=self.marginals, sharpness=self.sharpness)
 

@@ -182,7 +182,7 @@ def recluster(feats,                  # {'v': (N, d_v), 'a': (N, d_a)} features 
               seed=0, pca_dim=None, n_iter=20, gpu=None, max_points_per_centroid=None,   # `cluster_features`'
               assign='kmeans',        # 'kmeans' labels, or 'sinkhorn': balanced labels from the centroid similarities
               marginals='uniform', sharpness=20.)->tuple:
-    "One re-clustering from features: `(tensors, log)`, the new clustering state (labels, centroids, PCA, targets) and its metrics."
+    "One re-clustering from features: `(state, log)`, the new clustering state (per clustering: labels, centroids, PCA; targets) and its metrics."
     if assign not in ('kmeans', 'sinkhorn'): raise ValueError(f"assign must be 'kmeans' or 'sinkhorn', got {assign!r}")
     tr, va, prev = torch.as_tensor(train_ids).long(), torch.as_tensor(valid_ids).long(), prev or {}
     if not len(tr): raise RuntimeError(f"no training item has features at epoch {epoch}: no file could be decoded; is the data folder still there?")
@@ -191,7 +191,7 @@ def recluster(feats,                  # {'v': (N, d_v), 'a': (N, d_a)} features 
         if bad := (~torch.isfinite(f[tr].float()).all(1)).sum().item():
             raise FloatingPointError(f"{'video' if m == 'v' else 'audio'} encoder features of {bad} of {len(tr)} training "
                                      f"items are NaN/Inf at epoch {epoch}: training diverged; lower the learning rate")
-    tensors, log = {}, {}
+    clusters, log = {}, {}
     for name, (src, k) in clusterings.items():
         x = torch.cat([feats['v'], feats['a']], 1) if src == 'av' else feats[src]
         c = cluster_features(x[tr], k, pca_dim, n_iter, seed=seed * 1000 + epoch, gpu=gpu, max_points_per_centroid=max_points_per_centroid)
@@ -208,10 +208,9 @@ def recluster(feats,                  # {'v': (N, d_v), 'a': (N, d_a)} features 
         st = cluster_stats(labels[tr], k)
         log[f'empty_{name}'], log[f'largest_{name}'] = st['n_empty'], st['largest']
         if truth is not None: log[f'nmi_true_{name}'] = nmi(torch.as_tensor(truth)[tr], labels[tr])
-        tensors.update({f'labels_{name}': labels, f'dist_{name}': dist, **{f'{key}_{name}': c[key] for key in ('centroids', 'A', 'b')}})
+        clusters[name] = dict(labels=labels, dist=dist, **{key: c[key] for key in ('centroids', 'A', 'b')})
     v, a = ([nm for nm, (s, _) in clusterings.items() if s == src] for src in ('v', 'a'))   # by stored source, not by name
-    if v and a: log['nmi_va'] = nmi(tensors[f'labels_{v[0]}'][tr], tensors[f'labels_{a[0]}'][tr])
-    tensors['targets'] = torch.stack([tensors[f'labels_{c}'] for c in heads], 1) if heads else torch.zeros(n, 0, dtype=torch.long)
-    tensors['epoch'] = torch.tensor(epoch)
-    return tensors, log
+    if v and a: log['nmi_va'] = nmi(clusters[v[0]]['labels'][tr], clusters[a[0]]['labels'][tr])
+    targets = torch.stack([clusters[c]['labels'] for c in heads], 1) if heads else torch.zeros(n, 0, dtype=torch.long)
+    return dict(clusterings=clusters, targets=targets, epoch=epoch), log
 

@@ -248,15 +248,41 @@ class CentroidHead(nn.Module):
 MODALITY_PAIRS = (('video', 'audio'), ('video', 'video'), ('audio', 'audio'))
 
 class ClusterState(nn.Module):
-    "Tensors of the last clustering (labels, centroids, PCA per clustering; targets; epoch), saved with the model."
-    def __init__(self): super().__init__(); self.tensors = {}
-    def set(self, name, t): self.tensors[name] = t.detach().cpu()
-    def get(self, name, default=None): return self.tensors.get(name, default)
-    def __contains__(self, name): return name in self.tensors
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        for k, v in self.tensors.items(): destination[prefix + k] = v
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
-        self.tensors = {k[len(prefix):]: v.cpu() for k, v in state_dict.items() if k.startswith(prefix)}
+    "The last clustering, saved with the model: per clustering its labels, distances, centroids and PCA; the targets; the epoch."
+    FIELDS = ('labels', 'dist', 'centroids', 'A', 'b')          # of each clustering; `A`, `b`: its PCA-whitening
+    def __init__(self): super().__init__(); self.clusterings, self.targets, self.epoch = {}, None, None
+    def __getitem__(self, name)->dict: return self.clusterings[name]       # one clustering: {'labels': (N,), 'dist': (N,), 'centroids', 'A', 'b'}
+    def update(self, new:dict):
+        "Take a `recluster` result (`{'clusterings': {name: {field: tensor}}, 'targets', 'epoch'}`); clusterings it lacks are kept."
+        cl = {n: {f: t.detach().cpu() for f, t in c.items()} for n, c in new.get('clusterings', {}).items()}
+        self.clusterings = {**self.clusterings, **cl}
+        if new.get('targets') is not None: self.targets = new['targets'].detach().cpu()
+        if new.get('epoch') is not None: self.epoch = int(new['epoch'])
+    def get_extra_state(self): return dict(clusterings=self.clusterings, targets=self.targets, epoch=self.epoch)
+    def set_extra_state(self, state): self.clusterings, self.targets, self.epoch = {}, None, None; self.update(state)
+    def _load_from_state_dict(self, state_dict, prefix, *args):
+        if prefix + '_extra_state' in state_dict: return self.set_extra_state(state_dict[prefix + '_extra_state'])
+        self.set_extra_state({})            # a checkpoint from before the nesting: flat `labels_v16`, `targets`, `epoch` tensors
+        for k, v in state_dict.items():
+            if k.startswith(prefix): self.set(k[len(prefix):], v)
+    # flat names, as before the nesting: 'labels_v16', 'centroids_a16', ..., 'targets', 'epoch'
+    def _split(self, name):
+        f, _, c = name.partition('_')
+        return (f, c) if f in self.FIELDS and c else (None, None)
+    def get(self, name, default=None):
+        "A flat name: `'targets'`, `'epoch'` or `'{field}_{clustering}'` (`'labels_v16'`)."
+        if name in ('targets', 'epoch'): v = getattr(self, name); return default if v is None else v
+        f, c = self._split(name)
+        return self.clusterings.get(c, {}).get(f, default)
+    def set(self, name, t):
+        if name in ('targets', 'epoch'): return self.update({name: t})
+        f, c = self._split(name)
+        if f is None: raise KeyError(f"{name!r}: a cluster state name is 'targets', 'epoch' or one of {self.FIELDS} + '_' + a clustering name")
+        self.update({'clusterings': {c: {**self.clusterings.get(c, {}), f: t}}})
+    def __contains__(self, name): return self.get(name) is not None
+    def __repr__(self):
+        cl = ', '.join(f"{n} ({len(c['labels']) if 'labels' in c else '?'} items)" for n, c in self.clusterings.items())
+        return f"ClusterState(epoch {self.epoch}: {cl or 'no clustering yet'})"
 
 class XDCModel(nn.Module):
     "Two encoders (video and audio by default), one head per clustering target, and optional projection heads for the contrastive loss."

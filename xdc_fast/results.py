@@ -64,12 +64,12 @@ class ClusterRun:
 def from_learner(cls:ClusterRun, learn)->ClusterRun:
     "The clustering state of `learn` (an `xdc_learner` that has clustered at least once)."
     st, cb = learn.model.cluster_state, learn.cluster_cb
-    if 'targets' not in st: raise ValueError("the learner has not clustered yet: train at least one epoch (or resume a checkpoint) first")
-    cl = {name: dict(source=src, k=k, labels=st.get(f'labels_{name}'), dist=st.get(f'dist_{name}'), centroids=st.get(f'centroids_{name}'))
+    if st.targets is None: raise ValueError("the learner has not clustered yet: train at least one epoch (or resume a checkpoint) first")
+    cl = {name: dict(source=src, k=k, **{f: st.clusterings.get(name, {}).get(f) for f in ('labels', 'dist', 'centroids')})
           for name, (src, k) in learn.model.clusterings.items()}
     dls = learn.dls
     files, root = _rel(dls.files, getattr(dls, 'path', None) or '.')
-    ep = st.get('epoch')
+    ep = st.epoch
     train_ids, valid_ids = (cb.train_ids, cb.valid_ids) if hasattr(cb, 'train_ids') else _split_ids(dls)   # not fitted yet: e.g. resumed
     clustered = torch.stack([c['labels'][train_ids] >= 0 for c in cl.values()]).all(0)
     train_ids = train_ids[clustered]            # files left out of the last clustering (label -1: they failed to decode) are not in the run
@@ -141,7 +141,7 @@ class SaveClusterRun(Callback):
     def before_fit(self):
         self.fpath = self.fname if self.fname.is_absolute() else Path(self.learn.path)/self.learn.model_dir/self.fname
     def after_epoch(self):
-        if rank_distrib() or 'targets' not in self.learn.model.cluster_state or self.fpath is None: return   # rank 0 writes
+        if rank_distrib() or self.learn.model.cluster_state.targets is None or self.fpath is None: return   # rank 0 writes
         try: ClusterRun.from_learner(self.learn).save(self.fpath)
         except OSError as e:           # e.g. a read-only data folder: warn once, never stop the training run
             warnings.warn(f"SaveClusterRun: cannot write {self.fpath} ({e}); training goes on without saving the run. "
