@@ -172,6 +172,26 @@ def orderings(table, probe)->list:
     "Self-supervised variants (and random) sorted by `probe`, best first."
     return sorted((v for v in table if v in VARIANTS and v != 'supervised'), key=lambda v: -table[v][probe])
 
+CHAIN = ('xdc', 'cdc', 'mdc', 'sdc', 'random')                   # the paper's ordering, best first
+
+def targets(table)->list:
+    "The issue's targets, for those whose variants `table` holds: `(target, met, numbers)` each."
+    out = []
+    for p in ('video', 'audio'):
+        if not all(v in table for v in CHAIN): break
+        bad = [(a, b) for a, b in zip(CHAIN, CHAIN[1:])
+               if not table[a][p] - table[b][p] > max(table[a][p + '_std'], table[b][p + '_std'])]
+        out.append((f"XDC > CDC > MDC > SDC > random on the {p} probe, each gap above the seed std", not bad,
+                    '; '.join(f"{a} {table[a][p]:.3f} vs {b} {table[b][p]:.3f}" for a, b in bad) or 'every gap holds'))
+    if {'xdc', 'supervised'} <= set(table):
+        x, s = table['xdc']['video'], table['supervised']['video']
+        out.append(("XDC's video probe ≥ 0.8x the supervised one", x >= 0.8 * s, f"{x:.3f} / {s:.3f} = {x / s:.2f}x"))
+    if {'xdc', 'contrastive'} <= set(table):
+        x, c = table['xdc'], table['contrastive']
+        out.append(("XDC ≥ the contrastive peer", x['video'] >= c['video'] and x['audio'] >= c['audio'],
+                    f"video {x['video']:.3f} vs {c['video']:.3f}, audio {x['audio']:.3f} vs {c['audio']:.3f}"))
+    return out
+
 def plot_table(table, path=None):
     "Bar chart of every probe per variant (mean, std error bars), and the seed-0 probe curves when the table has them."
     import matplotlib.pyplot as plt
@@ -301,6 +321,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     for v in names:
         print(f"{v:12s}" + ''.join(f"{out[v][p]:>11.3f} ± {out[v][p + '_std']:.3f}" if p in out[v] else f"{'-':>18s}" for p in PROBES))
     for p in ('video', 'audio'): print(f"{p} ordering: {' > '.join(orderings(out, p))}")
+    for t, met, nums in targets(out): print(f"target: {t}: {'met' if met else 'NOT met'} ({nums})")
     print(f"table took {total / 60:.1f} min ({', '.join(f'{v} {np.mean(t):.0f} s/seed' for v, t in timings.items())})")
     if json: _save(json, out, cfg, data, seeds, t_start)
     if plot:

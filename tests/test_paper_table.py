@@ -69,3 +69,19 @@ def test_avdigits_nuisance_labels(avdigits):
     lab = pt.nuisance_labels(avdigits, files)
     assert len(lab['speaker']) == len(files) and len(set(lab['speaker'])) == 4      # the 4 FSDD speakers
     assert len(set(lab['background'])) >= 4                                           # random background colours
+
+
+def test_targets_name_the_pairs_that_break_the_ordering():
+    spec = importlib.util.spec_from_file_location('paper_table', SCRIPT)
+    pt = importlib.util.module_from_spec(spec); spec.loader.exec_module(pt)
+    row = lambda v, a, s=0.01: dict(video=v, video_std=s, audio=a, audio_std=s)
+    t = dict(xdc=row(.8, .9), cdc=row(.7, .8), mdc=row(.6, .7), sdc=row(.5, .6), random=row(.1, .5),
+             supervised=row(.9, .95), contrastive=row(.75, .92))
+    res = {name: (met, nums) for name, met, nums in pt.targets(t)}
+    assert res['XDC > CDC > MDC > SDC > random on the video probe, each gap above the seed std'] == (True, 'every gap holds')
+    assert res["XDC's video probe ≥ 0.8x the supervised one"] == (True, '0.800 / 0.900 = 0.89x')
+    assert res['XDC ≥ the contrastive peer'][0] is False                        # audio 0.90 < 0.92
+    t['mdc'] = row(.69, .7, s=0.05)                                             # cdc - mdc = 0.01, below mdc's std
+    met, nums = dict((n, (m, x)) for n, m, x in pt.targets(t))['XDC > CDC > MDC > SDC > random on the video probe, each gap above the seed std']
+    assert not met and nums == 'cdc 0.700 vs mdc 0.690'
+    assert [n for n, *_ in pt.targets(dict(xdc=row(.8, .9)))] == []             # a partial table: no target it cannot judge
