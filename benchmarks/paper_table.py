@@ -237,7 +237,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          k:int=16,  # clusters per clustering
          k_sweep:str='',  # extra k values for XDC on seed 0, comma-separated (e.g. 8,32); empty: none
          ablation:store_true=False,  # also run the single-seed ablation of the recipe (XDC, seed 0)
-         epochs:int=12,  # training epochs (every variant, supervised too)
+         epochs:int=16,  # training epochs (every variant, supervised too)
          lr:float=2e-3,  # one-cycle max learning rate (Adam)
          bs:int=64,  # batch size
          recluster_every:int=1,  # epochs between clusterings
@@ -247,7 +247,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          size:int=32,  # decoded side (px)
          crop:int=32,  # crop side (px)
          crop_scale:float=0.6,  # smallest area of the random training crop
-         video_arch:str='r2plus1d_tiny', audio_arch:str='resnet_tiny_audio',  # the tiny encoders: the table fits 90 min on 2 cores
+         video_arch:str='r2plus1d_small', audio_arch:str='resnet_small_audio',
          video_norm:str='clip',  # video encoder input_norm: 'clip' or 'none'
          audio_norm:str='cmvn',  # audio encoder input_norm: 'cmvn' or 'batch'
          resume:store_true=False,  # keep the runs already in --json (same settings) and run only the missing (seed, variant) pairs

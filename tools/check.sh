@@ -6,7 +6,8 @@
 # 2. nbdev_clean, then git diff: notebooks must be committed clean.
 #    Both compare the working tree with the git index: locally, `git add` your work first, then run this;
 #    anything the check then rewrites is what you forgot to export/clean (stage it too).
-# 3. README.md is what nbs/index.ipynb renders to (python tools/make_readme.py).
+# 3. README.md is what nbs/index.ipynb renders to (python tools/make_readme.py), and the paper's table blocks in the
+#    docs are what its JSON gives (python tools/table_text.py).
 # 4. nbdev_test on 2 workers with the default flags (settings.ini's tst_flags skip slow/cuda/notest cells;
 #    run those with `nbdev_test --flags "slow cuda"`).
 # 5. bash tools/build_docs.sh: executes the notebooks again and renders docs/ (fails naming the notebook).
@@ -33,6 +34,7 @@ git diff --exit-code -- nbs || die "notebooks are not clean: run nbdev_clean and
 
 step "README.md (must be what nbs/index.ipynb renders to)"
 python tools/make_readme.py --check || die "README.md is out of sync with nbs/index.ipynb: run python tools/make_readme.py and commit"
+python tools/table_text.py --check || die "the paper's table in the docs is not what benchmarks/results/*.json gives: run python tools/table_text.py and commit"
 
 step "nbdev_test --n_workers 2"
 nbdev_test --n_workers 2 || die "nbdev_test failed (the notebooks named above)"
