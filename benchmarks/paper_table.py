@@ -287,9 +287,9 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
             curve = ProbeCurve(dls, split, labels, curve_every) if seed == 0 and curve_every and v != 'random' else None
             model = XDCModel(*encoders(cfg, seed), [], {}) if v == 'random' else train(dls, v, cfg, seed, curve)
             r = dict(seed=seed, **probes(model, dls, split, labels), seconds=round(time.time() - t0))   # this run's time, training and probes
-            rows[v].append(r); timings.setdefault(v, []).append(time.time() - t0)
+            rows[v].append(r); timings.setdefault(v, []).append(r['seconds'])
             if curve is not None: curves[v] = curve.points
-            print(f"seed {seed} {v:12s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({time.time() - t0:.0f} s)", flush=True)
+            print(f"seed {seed} {v:12s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({r['seconds']} s)", flush=True)
             if json: _save(json, snapshot(), cfg, data, seed + 1, t_start, partial=True)
     for kk in [int(x) for x in k_sweep.split(',') if x.strip()]:
         if str(kk) in sweep: continue

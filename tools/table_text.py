@@ -18,20 +18,19 @@ FILES = [root/'nbs'/'index.ipynb', root/'nbs'/'tutorials'/'paper_table.ipynb', r
 BLOCK = re.compile(r'(<!-- table_text:(\w+):(\w+) -->\n)(.*?)(<!-- /table_text -->)', re.S)
 NAMES = {'random': 'random init', 'sdc': 'SDC', 'mdc': 'MDC', 'cdc': 'CDC', 'xdc_paper': 'XDC, paper recipe',
          'xdc': '**XDC** (xdc_fast defaults)', 'contrastive': 'contrastive (InfoNCE alone)', 'supervised': 'supervised (same budget)'}
-PROBES = ('video', 'audio', 'speaker', 'background')
 
 def _paper_table():
-    "benchmarks/paper_table.py as a module (its `VARIANTS`, `ABLATION`, `orderings` and `targets`)."
+    "benchmarks/paper_table.py as a module (its `VARIANTS`, `PROBES`, `ABLATION`, `orderings` and `targets`)."
     spec = importlib.util.spec_from_file_location('paper_table', root/'benchmarks'/'paper_table.py')
     m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
     return m
 
-def measured(t)->str:
+def measured(t, pt)->str:
     "When, where and how long: from the JSON's config and the runs' own `seconds`."
-    c = t['config']
-    secs = [r['seconds'] for v in NAMES if v in t for r in t[v]['per_seed'] if 'seconds' in r]
+    c, variants = t['config'], [v for v in pt.VARIANTS if v in t]
+    secs = [r['seconds'] for v in variants for r in t[v]['per_seed'] if 'seconds' in r]
     took = f"; the {len(secs)} runs took {sum(secs) / 60:.0f} min" if secs else ''
-    n = min(len(t[v]['per_seed']) for v in NAMES if v in t)
+    n = min(len(t[v]['per_seed']) for v in variants)
     part = ('' if not c.get('partial') else f", **partial**: {n} of {c['seeds']} seeds for every variant so far" if n < c['seeds']
             else ', all seeds (the run stopped in its ablation)')
     return (f"Measured {c['date']} on {c['machine']}{' (CUDA)' if c.get('cuda') else ''}: {c['epochs']} epochs, "
@@ -43,9 +42,9 @@ def table(t, pt)->str:
             '|---|---:|---:|---:|---:|---:|']
     for v in pt.VARIANTS:
         if v not in t: continue
-        cells = [f"{t[v][p]:.3f} ± {t[v][p + '_std']:.3f}" if p in t[v] else '-' for p in PROBES]
+        cells = [f"{t[v][p]:.3f} ± {t[v][p + '_std']:.3f}" if p in t[v] else '-' for p in pt.PROBES]
         rows.append(f"| {NAMES[v]} | " + ' | '.join(cells) + f" | {len(t[v]['per_seed'])} |")
-    return measured(t) + '\n\n' + '\n'.join(rows)
+    return measured(t, pt) + '\n\n' + '\n'.join(rows)
 
 def targets(t, pt)->str:
     lines = [f"- **{p.capitalize()}** digit probe: " + ' > '.join(f"{v} {t[v][p]:.3f}" for v in pt.orderings(t, p))
@@ -86,13 +85,13 @@ def update(check=False)->list:
     pt, stale = _paper_table(), []
     for f in FILES:
         if f.suffix == '.ipynb':
-            nb = json.loads(f.read_text())
+            nb, changed = json.loads(f.read_text()), False
             for i, c in enumerate(nb['cells']):
                 if c['cell_type'] != 'markdown': continue
                 src = ''.join(c['source'])
                 new = _sub(src, pt, f"{f.relative_to(root)} cell {i}", stale)
-                if new != src: c['source'] = new.splitlines(keepends=True)
-            if not check: f.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + '\n')
+                if new != src: c['source'], changed = new.splitlines(keepends=True), True
+            if changed and not check: f.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + '\n')
         else:
             text = f.read_text(); new = _sub(text, pt, str(f.relative_to(root)), stale)
             if not check and new != text: f.write_text(new)
