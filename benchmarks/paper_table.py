@@ -41,7 +41,7 @@ from fastai.torch_core import set_seed
 from xdc_fast.data.block import AVDataLoaders
 from xdc_fast.data.audio import nuisance_tfms
 from xdc_fast.data.decode import decode_clip
-from xdc_fast.learner import xdc_learner
+from xdc_fast.learner import xdc_learner, to_channels_last
 from xdc_fast.models import get_encoder
 from xdc_fast.models import XDCModel, MultiHeadLoss
 from xdc_fast.callback import extract_av_features
@@ -150,9 +150,11 @@ def _train(dls, variant, cfg, seed, ve, ae, curve, mixed=False, **opts):
     else:
         name = 'xdc' if variant == 'xdc_paper' else variant
         opts = dict(dict(recipe='paper' if variant == 'xdc_paper' else 'xdc_fast'), **opts)
+        if cfg.get('features', 'recipe') != 'recipe' and variant != 'xdc_paper': opts.setdefault('features', cfg['features'])
         save_run = opts.pop('save_run', None)
         learn = xdc_learner(dls, name, n_clusters=cfg['k'], video_arch=ve, audio_arch=ae, seed=seed, recluster_every=cfg['recluster_every'],
                             save_run=save_run, cbs=cbs, **opts)
+    if cfg.get('channels_last'): to_channels_last(learn.model)
     if mixed: learn.to_mixed(cpu_bf16=True)
     with learn.no_logging(), learn.no_bar(), warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='clustering .* is degenerate')
@@ -250,6 +252,8 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          video_arch:str='r2plus1d_small', audio_arch:str='resnet_small_audio',
          video_norm:str='clip',  # video encoder input_norm: 'clip' or 'none'
          audio_norm:str='cmvn',  # audio encoder input_norm: 'cmvn' or 'batch'
+         features:str='recipe',  # clustering features of the xdc_fast rows: 'pass', 'train' or 'recipe' (xdc_learner's default); xdc_paper keeps the paper's
+         plain_layout:store_true=False,  # train with the plain memory layout (default: channels-last convolution weights, `to_channels_last`)
          resume:store_true=False,  # keep the runs already in --json (same settings) and run only the missing (seed, variant) pairs
          save_run:str=None,  # train XDC (seed 0, the table's settings) once more and save its `ClusterRun` here, for the tutorial's explorer (skipped if the file exists)
         ):
@@ -259,9 +263,11 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     if not (data/'train').is_dir() or not (data/'valid').is_dir(): raise SystemExit(f"{data}: needs train/ and valid/ folders of {{label}}/*.mp4")
     names = [v.strip() for v in variants.split(',') if v.strip()]
     if bad := [v for v in names if v not in VARIANTS]: raise SystemExit(f"unknown variants {bad}; choose from {', '.join(VARIANTS)}")
+    if features not in ('recipe', 'pass', 'train'): raise SystemExit(f"--features must be 'recipe', 'pass' or 'train', got {features!r}")
     if seeds < 1 or epochs < 1: raise SystemExit(f"--seeds and --epochs must be >= 1, got {seeds} and {epochs}")
     cfg = dict(epochs=epochs, lr=lr, bs=bs, k=k, recluster_every=recluster_every, video_arch=video_arch, audio_arch=audio_arch,
                video_norm=None if video_norm == 'none' else video_norm, audio_norm=audio_norm, crop_scale=(crop_scale, 1.),
+               channels_last=not plain_layout, **({} if features == 'recipe' else dict(features=features)),
                clip=dict(n_frames=n_frames, fps=fps, size=size, crop=crop), recipe='xdc_fast (xdc_learner defaults)')
     dls = AVDataLoaders.from_folder(data, bs=bs, flip=False, crop_scale=cfg['crop_scale'], progress=False, cache=True, **cfg['clip'])
     files = dls.files
@@ -272,7 +278,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     rows, timings, curves, ablation_rows, sweep = {v: [] for v in names}, {}, {}, {}, {}
     if resume and json and Path(json).exists():                  # a stopped run: keep what it measured, with the same settings
         old = _json.loads(Path(json).read_text())
-        same = {k: old['config'].get(k) for k in cfg} == _json.loads(_json.dumps(cfg))
+        same = {k: old['config'].get(k, False if k == 'channels_last' else None) for k in cfg} == _json.loads(_json.dumps(cfg))   # files from before the layout option: plain
         if not same: raise SystemExit(f"--resume: {json} was measured with other settings ({old['config']}); use another --json")
         for v in names: rows[v] = [r for r in old.get(v, {}).get('per_seed', []) if r['seed'] < seeds]
         curves, ablation_rows, sweep = old.get('curves', {}), old.get('ablation', {}), old.get('k_sweep', {})

@@ -3,7 +3,7 @@
 40 mel bands, `r2plus1d_small` + `resnet_small_audio`, XDC with k=16), three ways in the same run:
 
   plain          the baseline: what `xdc_learner` builds (contiguous weights, float32)
-  channels_last  the convolution weights re-laid channels-last (`channels_last_3d` for video, `channels_last` for audio)
+  channels_last  the convolution weights re-laid channels-last (`learn.to_channels_last()`: `channels_last_3d` for video, `channels_last` for audio)
   bf16           bfloat16 autocast of the forward pass and loss (`learn.to_mixed(cpu_bf16=True)`, `CPUAutocast`)
   cl + bf16      both
 
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from fastcore.script import call_parse, store_true
 import xdc_fast.core                        # first: fastai imported without its torch.jit.script warning
 from xdc_fast.data.block import AVDataLoaders
-from xdc_fast.learner import xdc_learner
+from xdc_fast.learner import xdc_learner, to_channels_last
 from xdc_fast.synthetic import make_synthetic_av
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _args import normalise_argv
@@ -33,13 +33,6 @@ if __name__ == '__main__': normalise_argv()
 
 MODES = {'plain': dict(channels_last=False, bf16=False), 'channels_last': dict(channels_last=True, bf16=False),
          'bf16': dict(channels_last=False, bf16=True), 'cl + bf16': dict(channels_last=True, bf16=True)}
-
-def to_channels_last(model):
-    "Convolution weights re-laid in place: `channels_last_3d` for 5-D kernels, `channels_last` for 4-D ones."
-    for p in model.parameters():
-        if p.dim() == 5: p.data = p.data.contiguous(memory_format=torch.channels_last_3d)
-        elif p.dim() == 4: p.data = p.data.contiguous(memory_format=torch.channels_last)
-    return model
 
 def make_learner(dls, channels_last, bf16):
     torch.manual_seed(0)
