@@ -165,7 +165,7 @@ def to_mixed(self:XDCLearner, cpu_bf16=False):
     if not any(isinstance(cb, CPUAutocast) for cb in self.cbs): self.add_cb(CPUAutocast())
     return self
 
-# %% ../nbs/07_learner.ipynb #ac375d45
+# %% ../nbs/07_learner.ipynb #fd76905c
 def to_channels_last(model:nn.Module)->nn.Module:
     "Every convolution weight of `model` re-laid in place: `channels_last_3d` for 5-D kernels, `channels_last` for 4-D ones."
     for p in model.parameters():
