@@ -7,9 +7,10 @@ DIR is laid out like AV-digits: `{train,valid}/{label}/*.mp4`; a `labels.csv` be
 columns adds the speaker nuisance probe. The clips are decoded once (`AVDataLoaders.from_folder(..., cache=True)`). For
 every seed:
   random       fresh encoders (the seed's initialisation), no training
-  sdc/mdc/cdc/xdc  `xdc_learner(dls, variant)` with xdc_fast's recipe (the defaults: contrastive warm-up and auxiliary loss,
-               centroid heads, Sinkhorn labels) + `fit_one_cycle(epochs, lr)`; labels unused. Every clustering variant gets the
-               same options, so the table compares the targets and nothing else
+  sdc/mdc/cdc/xdc  `xdc_learner(dls, variant)` with xdc_fast's recipe (the defaults: the first half of the epochs a contrastive warm-up,
+               the InfoNCE kept as an auxiliary loss, k-means labels, re-initialised heads, clustering the training pass's
+               embeddings) + `fit_one_cycle(epochs, lr)`; labels unused. Every clustering variant gets the same options, so
+               the table compares the targets and nothing else
   xdc_paper    `xdc_learner(dls, 'xdc', recipe='paper')`: k-means labels, re-initialised linear heads, no contrastive loss
   contrastive  `xdc_learner(dls, 'contrastive')`: the symmetric cross-modal InfoNCE alone
   supervised   both encoders trained on the true labels (one linear head each, the same data, augmentation and budget)
@@ -21,6 +22,11 @@ a holdout of the training split) for:
 Seed 0 also records probe curves (every --curve_every epochs, logistic regression with C=1). Mean and sample standard
 deviation (ddof=1) over seeds go to --json (a key per variant, plus `curves`, `ablation`, `k_sweep` and `config`) and --plot.
 `--ablation` adds single-seed XDC runs with one option of the recipe switched back to the paper's (or on, for the off ones).
+
+The defaults are the budget that fits the 3-seed table into 90 minutes on 2 CPU cores: `r2plus1d_tiny` + `resnet_tiny_audio`,
+2 frames of 32 px, 14 epochs, channels-last weights (the JSON's `config.table_minutes` is the table's own time). The longer
+budget of the small encoders learns more and takes about 2.2 h on a Xeon (benchmarks/results/paper_table_small16.json):
+`--video_arch r2plus1d_small --audio_arch resnet_small_audio --n_frames 4 --epochs 16 --features pass --plain_layout`.
 
     python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --json benchmarks/results/paper_table.json \\
         --plot benchmarks/results/paper_table.png
@@ -59,8 +65,7 @@ ABLATION = {                                  # XDC with one option of xdc_fast'
     'heads=centroids': dict(heads='centroids'),
     'paper recipe': dict(recipe='paper'),     # = the table's xdc_paper row, seed 0
     'audio noise+shift': dict(audio_noise=0.5, audio_shift=0.1),   # ColouredNoise + TimeShift on the training audio
-    'features=train': dict(features='train'),
-    'centroids+features=train': dict(heads='centroids', features='train'),   # the two seed-0 gains together
+    'features=pass': dict(features='pass'),   # the paper's extra feature pass (the recipe clusters the training pass's embeddings)
     'assign=sinkhorn': dict(assign='sinkhorn'),
     'bn_warmup=20': dict(bn_warmup=20),
     'bank=True': dict(bank=True),
@@ -220,9 +225,9 @@ def plot_table(table, path=None):
     if path: fig.savefig(path, dpi=110); plt.close(fig)
     return fig
 
-def _save(path, out, cfg, data, seeds, t_start, partial=False):
+def _save(path, out, cfg, data, seeds, t_start, partial=False, **extra):
     "Write the table as JSON (also after every run, marked `partial`, so a long run that stops keeps what it measured)."
-    out = dict(out, config=dict(cfg, data=str(data), seeds=seeds, minutes=round((time.time() - t_start) / 60, 1),
+    out = dict(out, config=dict(cfg, data=str(data), seeds=seeds, minutes=round((time.time() - t_start) / 60, 1), **extra,
                machine=f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
                date=time.strftime('%Y-%m-%d'), cuda=torch.cuda.is_available(), partial=partial))
     Path(path).parent.mkdir(parents=True, exist_ok=True); Path(path).write_text(_json.dumps(out, indent=1))
@@ -239,17 +244,17 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          k:int=16,  # clusters per clustering
          k_sweep:str='',  # extra k values for XDC on seed 0, comma-separated (e.g. 8,32); empty: none
          ablation:store_true=False,  # also run the single-seed ablation of the recipe (XDC, seed 0)
-         epochs:int=16,  # training epochs (every variant, supervised too)
+         epochs:int=14,  # training epochs (every variant, supervised too)
          lr:float=2e-3,  # one-cycle max learning rate (Adam)
          bs:int=64,  # batch size
          recluster_every:int=1,  # epochs between clusterings
          curve_every:int=4,  # seed 0: digit probes every this many epochs (0: no curves)
-         n_frames:int=4,  # frames per clip
+         n_frames:int=2,  # frames per clip
          fps:float=4,  # clip frame rate
          size:int=32,  # decoded side (px)
          crop:int=32,  # crop side (px)
          crop_scale:float=0.6,  # smallest area of the random training crop
-         video_arch:str='r2plus1d_small', audio_arch:str='resnet_small_audio',
+         video_arch:str='r2plus1d_tiny', audio_arch:str='resnet_tiny_audio',   # the widths that fit 90 minutes on 2 cores
          video_norm:str='clip',  # video encoder input_norm: 'clip' or 'none'
          audio_norm:str='cmvn',  # audio encoder input_norm: 'cmvn' or 'batch'
          features:str='recipe',  # clustering features of the xdc_fast rows: 'pass', 'train' or 'recipe' (xdc_learner's default); xdc_paper keeps the paper's
@@ -275,13 +280,14 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     labels = {'label': dls.labels.numpy(), **nuisance_labels(data, files)}
     print(f"{data}: {int((split == 'train').sum())} train / {int((split == 'valid').sum())} valid videos, {len(dls.label_vocab)} labels, "
           f"nuisances: {', '.join(k for k in labels if k != 'label')}; {dls.cache} ({time.time() - t_start:.0f} s)", flush=True)
-    rows, timings, curves, ablation_rows, sweep = {v: [] for v in names}, {}, {}, {}, {}
+    rows, timings, curves, ablation_rows, sweep, earlier, ran = {v: [] for v in names}, {}, {}, {}, {}, 0., False
     if resume and json and Path(json).exists():                  # a stopped run: keep what it measured, with the same settings
         old = _json.loads(Path(json).read_text())
         same = {k: old['config'].get(k, False if k == 'channels_last' else None) for k in cfg} == _json.loads(_json.dumps(cfg))   # files from before the layout option: plain
         if not same: raise SystemExit(f"--resume: {json} was measured with other settings ({old['config']}); use another --json")
         for v in names: rows[v] = [r for r in old.get(v, {}).get('per_seed', []) if r['seed'] < seeds]
         curves, ablation_rows, sweep = old.get('curves', {}), old.get('ablation', {}), old.get('k_sweep', {})
+        earlier = old['config'].get('table_minutes', 0.)
         print(f"--resume: kept {sum(map(len, rows.values()))} runs of {json}", flush=True)
     def snapshot(partial=True):
         out = {v: summarise(rows[v]) for v in names if rows[v]}
@@ -289,6 +295,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     for seed in range(seeds):
         for v in names:
             if any(r['seed'] == seed for r in rows[v]): continue      # measured by an earlier run (--resume)
+            ran = True
             t0 = time.time()
             curve = ProbeCurve(dls, split, labels, curve_every) if seed == 0 and curve_every and v != 'random' else None
             model = XDCModel(*encoders(cfg, seed), [], {}) if v == 'random' else train(dls, v, cfg, seed, curve)
@@ -297,13 +304,15 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
             if curve is not None: curves[v] = curve.points
             print(f"seed {seed} {v:12s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({r['seconds']} s)", flush=True)
             if json: _save(json, snapshot(), cfg, data, seed + 1, t_start, partial=True)
+    # the table's own time: decoding, the seeds' runs and their probes (not the sweep, the saved run or the ablation); --resume adds the earlier invocations'
+    table = dict(table_minutes=round(earlier + (time.time() - t_start) / 60 if ran or not earlier else earlier, 1))
     for kk in [int(x) for x in k_sweep.split(',') if x.strip()]:
         if str(kk) in sweep: continue
         t0 = time.time()
         r = probes(train(dls, 'xdc', dict(cfg, k=kk), 0), dls, split, labels, which=('video', 'audio'))
         sweep[str(kk)] = r
         print(f"k sweep: xdc k={kk}  video {r['video']:.3f}  audio {r['audio']:.3f}  ({time.time() - t0:.0f} s)", flush=True)
-        if json: _save(json, snapshot(), cfg, data, seeds, t_start, partial=True)
+        if json: _save(json, snapshot(), cfg, data, seeds, t_start, partial=True, **table)
     if save_run and not Path(save_run).exists():
         t0 = time.time()
         train(dls, 'xdc', cfg, 0, save_run=str(Path(save_run).resolve()))
@@ -320,7 +329,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
             else: r = dict(probes(train(dls, 'xdc', cfg, 0, **opts), dls, split, labels), seconds=round(time.time() - t0))
             ablation_rows[name] = r
             print(f"ablation {name:18s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({time.time() - t0:.0f} s)", flush=True)
-            if json: _save(json, snapshot(), cfg, data, seeds, t_start, partial=True)
+            if json: _save(json, snapshot(), cfg, data, seeds, t_start, partial=True, **table)
     out = snapshot()
     total = time.time() - t_start
     print(f"\n{'variant':12s}" + ''.join(f"{p:>18s}" for p in PROBES))
@@ -328,8 +337,8 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
         print(f"{v:12s}" + ''.join(f"{out[v][p]:>11.3f} ± {out[v][p + '_std']:.3f}" if p in out[v] else f"{'-':>18s}" for p in PROBES))
     for p in ('video', 'audio'): print(f"{p} ordering: {' > '.join(orderings(out, p))}")
     for t, met, nums in targets(out): print(f"target: {t}: {'met' if met else 'NOT met'} ({nums})")
-    print(f"table took {total / 60:.1f} min ({', '.join(f'{v} {np.mean(t):.0f} s/seed' for v, t in timings.items())})")
-    if json: _save(json, out, cfg, data, seeds, t_start)
+    print(f"table took {table['table_minutes']} min, this invocation {total / 60:.1f} min ({', '.join(f'{v} {np.mean(t):.0f} s/seed' for v, t in timings.items())})")
+    if json: _save(json, out, cfg, data, seeds, t_start, **table)
     if plot:
         import matplotlib; matplotlib.use('Agg')
         plot_table(out, plot)

@@ -40,6 +40,7 @@ def test_table_json_has_every_variant_seed_and_probe(ds_with_speakers, tmp_path)
     assert set(t['curves']) == set(variants) - {'random'}                          # seed 0's probe curves, one point per epoch
     assert [q['epoch'] for q in t['curves']['xdc']] == [1, 2]
     assert t['config']['partial'] is False and t['config']['seeds'] == 2
+    assert 0 <= t['config']['table_minutes'] <= t['config']['minutes']         # the table's own time, without the k sweep
     assert png.stat().st_size > 10_000
     assert 'video ordering:' in r.stdout and 'table took' in r.stdout
     # a stopped run continues: --resume keeps the two seeds measured and runs only the third
@@ -50,6 +51,7 @@ def test_table_json_has_every_variant_seed_and_probe(ds_with_speakers, tmp_path)
     t3 = json.loads(out.read_text())
     assert 'kept 10 runs' in r.stdout and r.stdout.count('seed 2 ') == 5 and 'seed 0 ' not in r.stdout
     for v in variants: assert t3[v]['per_seed'][:2] == t[v]['per_seed'] and t3[v]['per_seed'][2]['seed'] == 2
+    assert t3['config']['table_minutes'] >= t['config']['table_minutes']         # the earlier invocation's time counts
     r = run('--data', ds_with_speakers, '--seeds', 3, '--epochs', 3, '--json', out, '--resume')     # other settings: refused
     assert r.returncode != 0 and 'measured with other settings' in r.stderr
 
