@@ -7,8 +7,8 @@ DIR is laid out like AV-digits: `{train,valid}/{label}/*.mp4`; a `labels.csv` be
 columns adds the speaker nuisance probe. The clips are decoded once (`AVDataLoaders.from_folder(..., cache=True)`). For
 every seed:
   random       fresh encoders (the seed's initialisation), no training
-  sdc/mdc/cdc/xdc  `xdc_learner(dls, variant)` with xdc_fast's recipe (the defaults: the first half of the epochs a contrastive warm-up,
-               the InfoNCE kept as an auxiliary loss, k-means labels, re-initialised heads, clustering the training pass's
+  sdc/mdc/cdc/xdc  `xdc_learner(dls, variant)` with xdc_fast's recipe (the defaults: the cross-modal InfoNCE beside the clustering
+               loss from the first epoch, no contrastive-only warm-up, k-means labels, re-initialised heads, clustering the training pass's
                embeddings) + `fit_one_cycle(epochs, lr)`; labels unused. Every clustering variant gets the same options, so
                the table compares the targets and nothing else
   xdc_paper    `xdc_learner(dls, 'xdc', recipe='paper')`: k-means labels, re-initialised linear heads, no contrastive loss
@@ -24,9 +24,10 @@ deviation (ddof=1) over seeds go to --json (a key per variant, plus `curves`, `a
 `--ablation` adds single-seed XDC runs with one option of the recipe switched back to the paper's (or on, for the off ones).
 
 The defaults are the budget that fits the 3-seed table into 90 minutes on 2 CPU cores: `r2plus1d_tiny` + `resnet_tiny_audio`,
-2 frames of 32 px, 14 epochs, channels-last weights (the JSON's `config.table_minutes` is the table's own time). The longer
-budget of the small encoders learns more and takes about 2.2 h on a Xeon (benchmarks/results/paper_table_small16.json):
-`--video_arch r2plus1d_small --audio_arch resnet_small_audio --n_frames 4 --epochs 16 --features pass --plain_layout`.
+2 frames of 32 px, 13 epochs, channels-last weights (the JSON's `config.table_minutes` is the table's own time). The longer
+budget of the small encoders learns more and takes about 2.2 h on a Xeon (benchmarks/results/paper_table_small16.json,
+measured with the recipe of before 2026-12-04, half the epochs a contrastive warm-up):
+`--video_arch r2plus1d_small --audio_arch resnet_small_audio --n_frames 4 --epochs 16 --features pass --warmup_epochs 0.5 --plain_layout`.
 
     python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --json benchmarks/results/paper_table.json \\
         --plot benchmarks/results/paper_table.png
@@ -47,7 +48,7 @@ from fastai.torch_core import set_seed
 from xdc_fast.data.block import AVDataLoaders
 from xdc_fast.data.audio import nuisance_tfms
 from xdc_fast.data.decode import decode_clip
-from xdc_fast.learner import xdc_learner, to_channels_last
+from xdc_fast.learner import xdc_learner, to_channels_last, RECIPES
 from xdc_fast.models import get_encoder
 from xdc_fast.models import XDCModel, MultiHeadLoss
 from xdc_fast.callback import extract_av_features
@@ -60,7 +61,7 @@ CLUSTERING = ('sdc', 'mdc', 'cdc', 'xdc')
 PROBES = ('video', 'audio', 'speaker', 'background')
 ABLATION = {                                  # XDC with one option of xdc_fast's recipe changed (seed 0), most telling first
     'xdc (defaults)': {},                     # = the table's xdc row, seed 0
-    'warmup_epochs=0': dict(warmup_epochs=0),
+    'warmup_epochs=0.5': dict(warmup_epochs=0.5),  # half the epochs as a contrastive-only warm-up (the recipe's default until 2026-12-04)
     'aux_weight=0': dict(aux_weight=0.),
     'heads=centroids': dict(heads='centroids'),
     'paper recipe': dict(recipe='paper'),     # = the table's xdc_paper row, seed 0
@@ -155,7 +156,9 @@ def _train(dls, variant, cfg, seed, ve, ae, curve, mixed=False, **opts):
     else:
         name = 'xdc' if variant == 'xdc_paper' else variant
         opts = dict(dict(recipe='paper' if variant == 'xdc_paper' else 'xdc_fast'), **opts)
-        if cfg.get('features', 'recipe') != 'recipe' and variant != 'xdc_paper': opts.setdefault('features', cfg['features'])
+        if variant != 'xdc_paper':                                        # the table's overrides of xdc_fast's recipe
+            for o in ('features', 'warmup_epochs'):
+                if o in cfg: opts.setdefault(o, cfg[o])
         save_run = opts.pop('save_run', None)
         learn = xdc_learner(dls, name, n_clusters=cfg['k'], video_arch=ve, audio_arch=ae, seed=seed, recluster_every=cfg['recluster_every'],
                             save_run=save_run, cbs=cbs, **opts)
@@ -244,7 +247,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          k:int=16,  # clusters per clustering
          k_sweep:str='',  # extra k values for XDC on seed 0, comma-separated (e.g. 8,32); empty: none
          ablation:store_true=False,  # also run the single-seed ablation of the recipe (XDC, seed 0)
-         epochs:int=14,  # training epochs (every variant, supervised too)
+         epochs:int=13,  # training epochs (every variant, supervised too)
          lr:float=2e-3,  # one-cycle max learning rate (Adam)
          bs:int=64,  # batch size
          recluster_every:int=1,  # epochs between clusterings
@@ -258,6 +261,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          video_norm:str='clip',  # video encoder input_norm: 'clip' or 'none'
          audio_norm:str='cmvn',  # audio encoder input_norm: 'cmvn' or 'batch'
          features:str='recipe',  # clustering features of the xdc_fast rows: 'pass', 'train' or 'recipe' (xdc_learner's default); xdc_paper keeps the paper's
+         warmup_epochs:float=None,  # contrastive-only epochs before the first clustering in the xdc_fast rows (a number < 1: share of --epochs); default: the recipe's
          plain_layout:store_true=False,  # train with the plain memory layout (default: channels-last convolution weights, `to_channels_last`)
          resume:store_true=False,  # keep the runs already in --json (same settings) and run only the missing (seed, variant) pairs
          save_run:str=None,  # train XDC (seed 0, the table's settings) once more and save its `ClusterRun` here, for the tutorial's explorer (skipped if the file exists)
@@ -270,10 +274,13 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     if bad := [v for v in names if v not in VARIANTS]: raise SystemExit(f"unknown variants {bad}; choose from {', '.join(VARIANTS)}")
     if features not in ('recipe', 'pass', 'train'): raise SystemExit(f"--features must be 'recipe', 'pass' or 'train', got {features!r}")
     if seeds < 1 or epochs < 1: raise SystemExit(f"--seeds and --epochs must be >= 1, got {seeds} and {epochs}")
+    overrides = dict(**({} if features == 'recipe' else dict(features=features)),
+                     **({} if warmup_epochs is None else dict(warmup_epochs=int(warmup_epochs) if warmup_epochs >= 1 else warmup_epochs)))
     cfg = dict(epochs=epochs, lr=lr, bs=bs, k=k, recluster_every=recluster_every, video_arch=video_arch, audio_arch=audio_arch,
                video_norm=None if video_norm == 'none' else video_norm, audio_norm=audio_norm, crop_scale=(crop_scale, 1.),
-               channels_last=not plain_layout, **({} if features == 'recipe' else dict(features=features)),
-               clip=dict(n_frames=n_frames, fps=fps, size=size, crop=crop), recipe='xdc_fast (xdc_learner defaults)')
+               channels_last=not plain_layout, **overrides,
+               clip=dict(n_frames=n_frames, fps=fps, size=size, crop=crop), recipe='xdc_fast (xdc_learner defaults)',
+               xdc_fast=dict(RECIPES['xdc_fast'], **overrides))   # the options these rows ran with (the recipe's defaults change)
     dls = AVDataLoaders.from_folder(data, bs=bs, flip=False, crop_scale=cfg['crop_scale'], progress=False, cache=True, **cfg['clip'])
     files = dls.files
     split = np.array([Path(f).relative_to(data).parts[0] for f in files])
@@ -283,8 +290,9 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     rows, timings, curves, ablation_rows, sweep, earlier, ran = {v: [] for v in names}, {}, {}, {}, {}, 0., False
     if resume and json and Path(json).exists():                  # a stopped run: keep what it measured, with the same settings
         old = _json.loads(Path(json).read_text())
-        same = {k: old['config'].get(k, False if k == 'channels_last' else None) for k in cfg} == _json.loads(_json.dumps(cfg))   # files from before the layout option: plain
-        if not same: raise SystemExit(f"--resume: {json} was measured with other settings ({old['config']}); use another --json")
+        was, now = {k: old['config'].get(k, False if k == 'channels_last' else None) for k in cfg}, _json.loads(_json.dumps(cfg))   # files from before the layout option: plain
+        if diff := [f"{k}: {was[k]} there, {now[k]} now" for k in cfg if was[k] != now[k]]:
+            raise SystemExit(f"--resume: {json} was measured with other settings ({'; '.join(diff)}); use another --json")
         for v in names: rows[v] = [r for r in old.get(v, {}).get('per_seed', []) if r['seed'] < seeds]
         curves, ablation_rows, sweep = old.get('curves', {}), old.get('ablation', {}), old.get('k_sweep', {})
         earlier = old['config'].get('table_minutes', 0.)
@@ -327,9 +335,13 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
             t0 = time.time()
             row = next((r for r in rows.get(SAME_AS_ROW.get(name), []) if r['seed'] == 0), None)
             if row is not None: r = {p: row[p] for p in PROBES if p in row}
-            else: r = dict(probes(train(dls, 'xdc', cfg, 0, **opts), dls, split, labels), seconds=round(time.time() - t0))
+            else:
+                try: r = dict(probes(train(dls, 'xdc', cfg, 0, **opts), dls, split, labels), seconds=round(time.time() - t0))
+                except (ValueError, FloatingPointError) as e:     # a diverged run (NaN features): a finding, not the end of the run
+                    r = dict(error=str(e).strip().splitlines()[-1].strip(), seconds=round(time.time() - t0))
             ablation_rows[name] = r
-            print(f"ablation {name:18s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({time.time() - t0:.0f} s)", flush=True)
+            print(f"ablation {name:18s} " + ('failed: ' + r['error'] if 'error' in r else '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r))
+                  + f"  ({time.time() - t0:.0f} s)", flush=True)
             if json: _save(json, snapshot(), cfg, data, seeds, t_start, partial=True, **table)
     out = snapshot()
     total = time.time() - t_start

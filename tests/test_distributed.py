@@ -60,9 +60,9 @@ def _targets(d, rank, epoch): return torch.load(d/f'targets_rank{rank}_epoch{epo
 
 
 def test_pretrain_two_ranks_default_recipe(tiny, tmp_path):
-    "xdc_fast's recipe under DistributedDataParallel: the warm-up epoch (heads weighted 0) and the clustering epoch with the auxiliary InfoNCE."
+    "xdc_fast's recipe under DistributedDataParallel, with a one-epoch warm-up: the warm-up epoch (heads weighted 0) and the clustering epoch with the auxiliary InfoNCE."
     run, rec = tmp_path/'run', tmp_path/'rec'; rec.mkdir()
-    _run(['cli', rec, '--', tiny, '--out', run, '--epochs', '2', *ARGS[2:]])           # ARGS without '--recipe paper'
+    _run(['cli', rec, '--', tiny, '--out', run, '--epochs', '2', '--warmup-epochs', '1', *ARGS[2:]])   # ARGS without '--recipe paper'
     assert sorted(p.name for p in rec.glob('targets_*')) == ['targets_rank0_epoch1.pt', 'targets_rank1_epoch1.pt']   # epoch 0: the warm-up
     assert torch.equal(_targets(rec, 0, 1), _targets(rec, 1, 1))
     m0, m1 = (torch.load(rec/f'model_rank{r}.pt') for r in (0, 1))

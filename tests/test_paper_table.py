@@ -40,6 +40,8 @@ def test_table_json_has_every_variant_seed_and_probe(ds_with_speakers, tmp_path)
     assert set(t['curves']) == set(variants) - {'random'}                          # seed 0's probe curves, one point per epoch
     assert [q['epoch'] for q in t['curves']['xdc']] == [1, 2]
     assert t['config']['partial'] is False and t['config']['seeds'] == 2
+    from xdc_fast.learner import RECIPES
+    assert t['config']['xdc_fast'] == RECIPES['xdc_fast']                     # the options the xdc_fast rows ran with
     assert 0 <= t['config']['table_minutes'] <= t['config']['minutes']         # the table's own time, without the k sweep
     assert png.stat().st_size > 10_000
     assert 'video ordering:' in r.stdout and 'table took' in r.stdout
@@ -54,6 +56,10 @@ def test_table_json_has_every_variant_seed_and_probe(ds_with_speakers, tmp_path)
     assert t3['config']['table_minutes'] >= t['config']['table_minutes']         # the earlier invocation's time counts
     r = run('--data', ds_with_speakers, '--seeds', 3, '--epochs', 3, '--json', out, '--resume')     # other settings: refused
     assert r.returncode != 0 and 'measured with other settings' in r.stderr
+    r = run('--data', ds_with_speakers, '--seeds', 3, '--epochs', 2, '--k', 3, '--bs', 8, '--curve_every', 1, '--video_arch', 'r2plus1d_tiny',
+            '--audio_arch', 'resnet_tiny_audio', '--variants', 'random,xdc_paper,xdc,contrastive,supervised', '--warmup_epochs', 1,
+            '--json', out, '--resume')                                          # another recipe for the xdc_fast rows: refused too
+    assert r.returncode != 0 and 'measured with other settings (warmup_epochs: None there, 1 now; xdc_fast:' in r.stderr
 
 
 def test_bad_arguments_exit_with_a_reason(synth_ds, tmp_path):

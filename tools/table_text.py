@@ -7,8 +7,9 @@
 A block is the text between `<!-- table_text:KIND:STEM -->` and `<!-- /table_text -->` (each on its own line) in a
 markdown cell of `nbs/index.ipynb` (hence README.md) or `nbs/tutorials/paper_table.ipynb`, or in `benchmarks/README.md`.
 KIND is `table` (the variants with mean ± std over seeds), `targets` (the orderings and the issue's targets) or
-`ablation` (the single-seed rows beside the defaults); STEM names `benchmarks/results/STEM.json`. The prose around
-the blocks, what the numbers mean, is written by hand."""
+`ablation` (the single-seed rows beside the defaults), made from `benchmarks/results/STEM.json`; or `prose`, what the
+numbers mean, written by hand once in `benchmarks/results/STEM.md` beside its JSON and copied into every block that
+names it (so the three documents cannot drift apart)."""
 import importlib.util, json, re, sys
 from pathlib import Path
 
@@ -58,19 +59,23 @@ def ablation(t, pt)->str:
     base = ab.get('xdc (defaults)')
     rows = ['| XDC, seed 0, with | digit (video) | digit (audio) | speaker | background |', '|---|---:|---:|---:|---:|']
     for name, r in ab.items():
+        if 'error' in r: rows.append(f"| {name} | failed: {r['error']} | | | |"); continue
         d = {p: f" ({r[p] - base[p]:+.3f})" if base and name != 'xdc (defaults)' else '' for p in ('video', 'audio')}
         rows.append(f"| {name} | {r['video']:.3f}{d['video']} | {r['audio']:.3f}{d['audio']} | "
                     f"{r.get('speaker', float('nan')):.3f} | {r.get('background', float('nan')):.3f} |")
     out = '\n'.join(rows)
-    if missing := [n for n in pt.ABLATION if n not in ab]: out += '\n\nNot in this file: ' + ', '.join(f'`{n}`' for n in missing) + '.'
+    recipe = t['config'].get('xdc_fast', {})                # the defaults these runs had: a row that sets them is the defaults row
+    same = lambda o: o and all(recipe.get(k, object()) == v for k, v in o.items())
+    if missing := [n for n, o in pt.ABLATION.items() if n not in ab and not same(o)]: out += '\n\nNot in this file: ' + ', '.join(f'`{n}`' for n in missing) + '.'
     return out
 
-KINDS = dict(table=table, targets=targets, ablation=ablation)
+KINDS = dict(table=table, targets=targets, ablation=ablation, prose=None)
 
 def block(kind, stem, pt=None)->str:
     if kind not in KINDS: raise SystemExit(f"unknown block kind {kind!r}: pick one of {', '.join(KINDS)}")
-    path = RESULTS/f'{stem}.json'
+    path = RESULTS/f"{stem}.{'md' if kind == 'prose' else 'json'}"
     if not path.exists(): raise SystemExit(f"{path}: no such results file (named by a table_text:{kind}:{stem} block)")
+    if kind == 'prose': return path.read_text().strip('\n') + '\n'
     return KINDS[kind](json.loads(path.read_text()), pt or _paper_table()) + '\n'
 
 def _sub(text, pt, where, stale):

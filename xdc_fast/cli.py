@@ -69,7 +69,7 @@ def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder 
          recluster_every:int=2,     # epochs between clusterings
          workers:int=2,             # decoding worker processes
          seed:int=0,                # dataset and run seed
-         recipe:str='paper',        # paper (XDC as published: the demo's claim) or xdc_fast (contrastive warm-up + auxiliary loss)
+         recipe:str='paper',        # paper (XDC as published: the demo's claim) or xdc_fast (the cross-modal InfoNCE beside the clustering loss)
         ):
     "Pretrain XDC and SDC on the synthetic demo data (small CPU encoders) and compare their clusters with the classes."
     import matplotlib; matplotlib.use('Agg')

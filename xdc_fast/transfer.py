@@ -237,6 +237,9 @@ def linear_probe(train_feats,                  # (N,d) frozen features of the tr
                 )->ProbeResult:
     "Accuracy of a linear classifier on standardised frozen features, `C` chosen on part of the training split."
     xt, yt, xv, yv = _np(train_feats), _np(train_labels).astype(int), _np(valid_feats), _np(valid_labels).astype(int)
+    for name, x in (('train_feats', xt), ('valid_feats', xv)):
+        if bad := int((~np.isfinite(x)).any(axis=tuple(range(1, x.ndim))).sum()):
+            raise ValueError(f"linear_probe: {bad} of {len(x)} rows of {name} hold NaN or inf (did the encoder diverge?)")
     counts = np.bincount(yt)
     strat = yt if counts[counts > 0].min() >= 2 and int(len(yt) * holdout) >= len(np.unique(yt)) else None
     x1, x2, y1, y2 = train_test_split(xt, yt, test_size=holdout, random_state=seed, stratify=strat)
