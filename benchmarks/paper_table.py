@@ -59,6 +59,7 @@ from epoch_overhead import TrueLabelTargets                      # the supervise
 VARIANTS = ('random', 'sdc', 'mdc', 'cdc', 'xdc_paper', 'xdc', 'contrastive', 'supervised')
 CLUSTERING = ('sdc', 'mdc', 'cdc', 'xdc')
 PROBES = ('video', 'audio', 'speaker', 'background')
+OVERRIDES = ('warmup_epochs', 'features')     # options of xdc_fast's recipe the table can set (--features, --warmup_epochs)
 ABLATION = {                                  # XDC with one option of xdc_fast's recipe changed (seed 0), most telling first
     'xdc (defaults)': {},                     # = the table's xdc row, seed 0
     'warmup_epochs=0.5': dict(warmup_epochs=0.5),  # half the epochs as a contrastive-only warm-up (the recipe's default until 2026-12-04)
@@ -157,7 +158,7 @@ def _train(dls, variant, cfg, seed, ve, ae, curve, mixed=False, **opts):
         name = 'xdc' if variant == 'xdc_paper' else variant
         opts = dict(dict(recipe='paper' if variant == 'xdc_paper' else 'xdc_fast'), **opts)
         if variant != 'xdc_paper':                                        # the table's overrides of xdc_fast's recipe
-            for o in ('features', 'warmup_epochs'):
+            for o in OVERRIDES:
                 if o in cfg: opts.setdefault(o, cfg[o])
         save_run = opts.pop('save_run', None)
         learn = xdc_learner(dls, name, n_clusters=cfg['k'], video_arch=ve, audio_arch=ae, seed=seed, recluster_every=cfg['recluster_every'],

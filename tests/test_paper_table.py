@@ -2,6 +2,7 @@
 import csv, importlib.util, json, random, shutil, subprocess, sys
 from pathlib import Path
 import pytest
+from xdc_fast.learner import RECIPES
 
 SCRIPT = Path(__file__).resolve().parents[1]/'benchmarks'/'paper_table.py'
 
@@ -40,7 +41,6 @@ def test_table_json_has_every_variant_seed_and_probe(ds_with_speakers, tmp_path)
     assert set(t['curves']) == set(variants) - {'random'}                          # seed 0's probe curves, one point per epoch
     assert [q['epoch'] for q in t['curves']['xdc']] == [1, 2]
     assert t['config']['partial'] is False and t['config']['seeds'] == 2
-    from xdc_fast.learner import RECIPES
     assert t['config']['xdc_fast'] == RECIPES['xdc_fast']                     # the options the xdc_fast rows ran with
     assert 0 <= t['config']['table_minutes'] <= t['config']['minutes']         # the table's own time, without the k sweep
     assert png.stat().st_size > 10_000

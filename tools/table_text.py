@@ -34,7 +34,7 @@ def measured(t, pt)->str:
     n = min(len(t[v]['per_seed']) for v in variants)
     part = ('' if not c.get('partial') else f", **partial**: {n} of {c['seeds']} seeds for every variant so far" if n < c['seeds']
             else ', all seeds (the run stopped in its ablation)')
-    opts = ', '.join(f"`{k}={c[k]!r}`" for k in ('warmup_epochs', 'features') if k in c)     # the table's overrides of the recipe
+    opts = ', '.join(f"`{k}={c[k]!r}`" for k in pt.OVERRIDES if k in c)     # the table's overrides of the recipe
     return (f"Measured {c['date']} on {c['machine']}{' (CUDA)' if c.get('cuda') else ''}: {c['epochs']} epochs, "
             f"`{c['video_arch']}` + `{c['audio_arch']}`{', the xdc_fast rows with ' + opts if opts else ''}, {c['seeds']} seeds{part}{took} "
             f"(mean ± sample standard deviation over seeds):")
