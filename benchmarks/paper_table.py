@@ -312,7 +312,8 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
             rows[v].append(r); timings.setdefault(v, []).append(r['seconds'])
             if curve is not None: curves[v] = curve.points
             print(f"seed {seed} {v:12s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({r['seconds']} s)", flush=True)
-            if json: _save(json, snapshot(), cfg, data, seed + 1, t_start, partial=True)
+            if json: _save(json, snapshot(), cfg, data, seed + 1, t_start, partial=True,   # the table's time so far: a stopped run keeps it for --resume
+                           table_minutes=round(earlier + (time.time() - t_start) / 60, 1))
     # the table's own time: decoding, the seeds' runs and their probes (not the sweep, the saved run or the ablation); --resume adds the earlier invocations'
     this_run = (time.time() - t_start) / 60 if ran or not earlier else 0.   # a --resume that ran nothing adds nothing
     table = dict(table_minutes=round(earlier + this_run, 1))
