@@ -24,15 +24,17 @@ deviation (ddof=1) over seeds go to --json (a key per variant, plus `curves`, `a
 `--ablation` adds single-seed XDC runs with one option of the recipe switched back to the paper's (or on, for the off ones).
 
 The defaults are the budget that fits the 3-seed table into 90 minutes on 2 CPU cores: `r2plus1d_tiny` + `resnet_tiny_audio`,
-2 frames of 32 px, 13 epochs, channels-last weights (the JSON's `config.table_minutes` is the table's own time). The longer
-budget of the small encoders learns more and takes about 2.2 h on a Xeon (benchmarks/results/paper_table_small16.json,
-measured with the recipe of before 2026-12-04, half the epochs a contrastive warm-up):
+2 frames of 32 px, 26 epochs, channels-last weights (the JSON's `config.table_minutes` is the table's own time; the runs of
+benchmarks/results/paper_table_26.json add up to about 60 min on 2 cores of an AVX512-BF16 EPYC and of an AMX Xeon; a
+slower EPYC of 2026-12-03 would need about 2.8 h). Half of it, `--epochs 13`, is benchmarks/results/paper_table.json
+(40 min, with the ablation). The small encoders' budget (benchmarks/results/paper_table_small16.json, about 2.2 h on a
+Xeon, the recipe of before 2026-12-04, half the epochs a contrastive warm-up):
 `--video_arch r2plus1d_small --audio_arch resnet_small_audio --n_frames 4 --epochs 16 --features pass --warmup_epochs 0.5 --plain_layout`.
 
-    python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --json benchmarks/results/paper_table.json \\
-        --plot benchmarks/results/paper_table.png
+    python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --curve_every 13 --json benchmarks/results/paper_table_26.json \\
+        --plot benchmarks/results/paper_table_26.png
     # a stopped run continues where it stopped (the same settings), e.g. to add seeds or the ablation:
-    python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --ablation --resume --json benchmarks/results/paper_table.json
+    python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --ablation --resume --json benchmarks/results/paper_table_26.json
 """
 import colorsys, csv, json as _json, platform, sys, time, warnings
 from pathlib import Path
@@ -248,7 +250,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          k:int=16,  # clusters per clustering
          k_sweep:str='',  # extra k values for XDC on seed 0, comma-separated (e.g. 8,32); empty: none
          ablation:store_true=False,  # also run the single-seed ablation of the recipe (XDC, seed 0)
-         epochs:int=13,  # training epochs (every variant, supervised too)
+         epochs:int=26,  # training epochs (every variant, supervised too)
          lr:float=2e-3,  # one-cycle max learning rate (Adam)
          bs:int=64,  # batch size
          recluster_every:int=1,  # epochs between clusterings
