@@ -61,7 +61,7 @@ from epoch_overhead import TrueLabelTargets                      # the supervise
 VARIANTS = ('random', 'sdc', 'mdc', 'cdc', 'xdc_paper', 'xdc', 'contrastive', 'supervised')
 CLUSTERING = ('sdc', 'mdc', 'cdc', 'xdc')
 PROBES = ('video', 'audio', 'speaker', 'background')
-OVERRIDES = ('warmup_epochs', 'features')     # options of xdc_fast's recipe the table can set (--features, --warmup_epochs)
+OVERRIDES = ('warmup_epochs', 'features', 'aux_weight')   # options of xdc_fast's recipe the table can set (--features, --warmup_epochs, --aux_weight)
 ABLATION = {                                  # XDC with one option of xdc_fast's recipe changed (seed 0), most telling first
     'xdc (defaults)': {},                     # = the table's xdc row, seed 0
     'warmup_epochs=0.5': dict(warmup_epochs=0.5),  # half the epochs as a contrastive-only warm-up (the recipe's default until 2026-12-04)
@@ -265,6 +265,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          audio_norm:str='cmvn',  # audio encoder input_norm: 'cmvn' or 'batch'
          features:str='recipe',  # clustering features of the xdc_fast rows: 'pass', 'train' or 'recipe' (xdc_learner's default); xdc_paper keeps the paper's
          warmup_epochs:float=None,  # contrastive-only epochs before the first clustering in the xdc_fast rows (a number < 1: share of --epochs); default: the recipe's
+         aux_weight:float=None,  # weight of the InfoNCE kept beside the clustering loss after the warm-up in the xdc_fast rows (0: the targets alone); default: the recipe's
          plain_layout:store_true=False,  # train with the plain memory layout (default: channels-last convolution weights, `to_channels_last`)
          resume:store_true=False,  # keep the runs already in --json (same settings) and run only the missing (seed, variant) pairs
          save_run:str=None,  # train XDC (seed 0, the table's settings) once more and save its `ClusterRun` here, for the tutorial's explorer (skipped if the file exists)
@@ -277,8 +278,10 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     if bad := [v for v in names if v not in VARIANTS]: raise SystemExit(f"unknown variants {bad}; choose from {', '.join(VARIANTS)}")
     if features not in ('recipe', 'pass', 'train'): raise SystemExit(f"--features must be 'recipe', 'pass' or 'train', got {features!r}")
     if seeds < 1 or epochs < 1: raise SystemExit(f"--seeds and --epochs must be >= 1, got {seeds} and {epochs}")
+    if aux_weight is not None and aux_weight < 0: raise SystemExit(f"--aux_weight must be >= 0, got {aux_weight}")
     overrides = dict(**({} if features == 'recipe' else dict(features=features)),
-                     **({} if warmup_epochs is None else dict(warmup_epochs=int(warmup_epochs) if warmup_epochs >= 1 else warmup_epochs)))
+                     **({} if warmup_epochs is None else dict(warmup_epochs=int(warmup_epochs) if warmup_epochs >= 1 else warmup_epochs)),
+                     **({} if aux_weight is None else dict(aux_weight=float(aux_weight))))
     cfg = dict(epochs=epochs, lr=lr, bs=bs, k=k, recluster_every=recluster_every, video_arch=video_arch, audio_arch=audio_arch,
                video_norm=None if video_norm == 'none' else video_norm, audio_norm=audio_norm, crop_scale=(crop_scale, 1.),
                channels_last=not plain_layout, **overrides,

@@ -60,6 +60,21 @@ def test_table_json_has_every_variant_seed_and_probe(ds_with_speakers, tmp_path)
             '--audio_arch', 'resnet_tiny_audio', '--variants', 'random,xdc_paper,xdc,contrastive,supervised', '--warmup_epochs', 1,
             '--json', out, '--resume')                                          # another recipe for the xdc_fast rows: refused too
     assert r.returncode != 0 and 'measured with other settings (warmup_epochs: None there, 1 now; xdc_fast:' in r.stderr
+    r = run('--data', ds_with_speakers, '--seeds', 3, '--epochs', 2, '--k', 3, '--bs', 8, '--curve_every', 1, '--video_arch', 'r2plus1d_tiny',
+            '--audio_arch', 'resnet_tiny_audio', '--variants', 'random,xdc_paper,xdc,contrastive,supervised', '--aux_weight', 0,
+            '--json', out, '--resume')                                          # the InfoNCE dropped after the warm-up: refused
+    assert r.returncode != 0 and 'measured with other settings (aux_weight: None there, 0.0 now; xdc_fast:' in r.stderr
+
+
+def test_recipe_overrides_reach_the_xdc_fast_rows(ds_with_speakers, tmp_path):
+    "--warmup_epochs and --aux_weight set xdc_fast's recipe for the clustering rows (the targets alone after an InfoNCE warm-up), recorded in the config."
+    out = tmp_path/'t.json'
+    r = run('--data', ds_with_speakers, '--seeds', 1, '--epochs', 2, '--k', 3, '--bs', 8, '--curve_every', 1, '--video_arch', 'r2plus1d_tiny',
+            '--audio_arch', 'resnet_tiny_audio', '--variants', 'sdc,xdc', '--warmup_epochs', 1, '--aux_weight', 0, '--json', out)
+    assert r.returncode == 0, r.stderr[-3000:]
+    c = json.loads(out.read_text())['config']
+    assert (c['warmup_epochs'], c['aux_weight']) == (1, 0.0)
+    assert c['xdc_fast'] == dict(RECIPES['xdc_fast'], warmup_epochs=1, aux_weight=0.0)
 
 
 def test_bad_arguments_exit_with_a_reason(synth_ds, tmp_path):
@@ -67,6 +82,8 @@ def test_bad_arguments_exit_with_a_reason(synth_ds, tmp_path):
     assert r.returncode != 0 and "unknown variants ['simclr']" in r.stderr
     r = run('--data', tmp_path)
     assert r.returncode != 0 and 'needs train/ and valid/' in r.stderr
+    r = run('--data', synth_ds, '--aux_weight', -1)
+    assert r.returncode != 0 and '--aux_weight must be >= 0, got -1' in r.stderr
 
 
 def test_avdigits_nuisance_labels(avdigits):
