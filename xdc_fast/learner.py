@@ -74,7 +74,7 @@ class EpochLines(Callback):
 # %% ../nbs/07_learner.ipynb #9057c004
 RECIPES = dict(
     paper=dict(heads='reinit', assign='kmeans', warmup_epochs=0, aux_weight=0., bn_warmup=0, features='pass', video_norm=None, audio_norm='batch'),
-    xdc_fast=dict(heads='reinit', assign='kmeans', warmup_epochs=0, aux_weight=1., bn_warmup=0, features='train', video_norm='clip', audio_norm='cmvn'),
+    xdc_fast=dict(heads='reinit', assign='kmeans', warmup_epochs=0.5, aux_weight=1., bn_warmup=0, features='train', video_norm='clip', audio_norm='cmvn'),
 )
 
 @delegates(Learner.__init__, but=['model', 'loss_func'])
