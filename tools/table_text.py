@@ -35,8 +35,9 @@ def measured(t, pt)->str:
     part = ('' if not c.get('partial') else f", **partial**: {n} of {c['seeds']} seeds for every variant so far" if n < c['seeds']
             else ', all seeds (the run stopped in its ablation)')
     opts = ', '.join(f"`{k}={c[k]!r}`" for k in pt.OVERRIDES if k in c)     # the table's overrides of the recipe
+    merged = f", merged from {' and '.join(f'`{f}`' for f in c['merged_from'])} (rows measured with the same settings)" if c.get('merged_from') else ''
     return (f"Measured {c['date']} on {c['machine']}{' (CUDA)' if c.get('cuda') else ''}: {c['epochs']} epochs, "
-            f"`{c['video_arch']}` + `{c['audio_arch']}`{', the xdc_fast rows with ' + opts if opts else ''}, {c['seeds']} seeds{part}{took} "
+            f"`{c['video_arch']}` + `{c['audio_arch']}`{', the xdc_fast rows with ' + opts if opts else ''}, {c['seeds']} seeds{part}{merged}{took} "
             f"(mean ± sample standard deviation over seeds):")
 
 def table(t, pt)->str:
