@@ -75,6 +75,7 @@ ABLATION = {                                  # XDC with one option of xdc_fast'
     'bank=True': dict(bank=True),
     'bf16 autocast': dict(mixed=True),        # learn.to_mixed(cpu_bf16=True): does the faster CPU step learn as well?
 }
+CARRIED = ('merged_from', 'table_minutes_from')   # provenance in a file's config that the script does not write itself (a merged table)
 SAME_AS_ROW = {'xdc (defaults)': 'xdc', 'paper recipe': 'xdc_paper'}   # ablation entries the table measured already
 
 def bf16_native()->bool:
@@ -302,6 +303,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
         for v in names: rows[v] = [r for r in old.get(v, {}).get('per_seed', []) if r['seed'] < seeds]
         curves, ablation_rows, sweep = old.get('curves', {}), old.get('ablation', {}), old.get('k_sweep', {})
         earlier = old['config'].get('table_minutes', 0.)
+        cfg.update({k: old['config'][k] for k in CARRIED if k in old['config']})   # where the file's rows came from, kept through --resume
         print(f"--resume: kept {sum(map(len, rows.values()))} runs of {json}", flush=True)
     def snapshot(partial=True):
         out = {v: summarise(rows[v]) for v in names if rows[v]}

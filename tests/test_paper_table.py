@@ -45,7 +45,8 @@ def test_table_json_has_every_variant_seed_and_probe(ds_with_speakers, tmp_path)
     assert 0 <= t['config']['table_minutes'] <= t['config']['minutes']         # the table's own time, without the k sweep
     assert png.stat().st_size > 10_000
     assert 'video ordering:' in r.stdout and 'table took' in r.stdout
-    # a stopped run continues: --resume keeps the two seeds measured and runs only the third
+    # a stopped run continues: --resume keeps the two seeds measured and runs only the third, and the file's provenance
+    t['config']['merged_from'] = ['a.json', 'b.json']; out.write_text(json.dumps(t))
     r = run('--data', ds_with_speakers, '--seeds', 3, '--epochs', 2, '--k', 3, '--k_sweep', '2', '--bs', 8, '--curve_every', 1,
             '--video_arch', 'r2plus1d_tiny', '--audio_arch', 'resnet_tiny_audio', '--variants', 'random,xdc_paper,xdc,contrastive,supervised',
             '--json', out, '--resume')
@@ -54,6 +55,7 @@ def test_table_json_has_every_variant_seed_and_probe(ds_with_speakers, tmp_path)
     assert 'kept 10 runs' in r.stdout and r.stdout.count('seed 2 ') == 5 and 'seed 0 ' not in r.stdout
     for v in variants: assert t3[v]['per_seed'][:2] == t[v]['per_seed'] and t3[v]['per_seed'][2]['seed'] == 2
     assert t3['config']['table_minutes'] >= t['config']['table_minutes']         # the earlier invocation's time counts
+    assert t3['config']['merged_from'] == ['a.json', 'b.json']
     r = run('--data', ds_with_speakers, '--seeds', 3, '--epochs', 3, '--json', out, '--resume')     # other settings: refused
     assert r.returncode != 0 and 'measured with other settings' in r.stderr
     r = run('--data', ds_with_speakers, '--seeds', 3, '--epochs', 2, '--k', 3, '--bs', 8, '--curve_every', 1, '--video_arch', 'r2plus1d_tiny',
