@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastcore.script import call_parse, store_true
-from xdc_fast.core import pbar
+from xdc_fast.core import pbar, keep_rng
 import xdc_fast.core                        # first: fastai imported without its torch.jit.script warning
 from fastai.callback.core import Callback
 from fastai.data.core import test_set
@@ -50,18 +50,18 @@ from fastai.torch_core import set_seed
 from xdc_fast.data.block import AVDataLoaders
 from xdc_fast.data.audio import nuisance_tfms
 from xdc_fast.data.decode import decode_clip
-from xdc_fast.learner import xdc_learner, to_channels_last, RECIPES
+from xdc_fast.learner import xdc_learner, to_channels_last, RECIPES, RunSeed
 from xdc_fast.models import get_encoder
 from xdc_fast.models import XDCModel, MultiHeadLoss
 from xdc_fast.callback import extract_av_features
-from xdc_fast.transfer import linear_probe
+from xdc_fast.transfer import cv_probe
 sys.path.insert(0, str(Path(__file__).resolve().parent))          # the other benchmarks, also when loaded by file path
 from epoch_overhead import TrueLabelTargets                      # the supervised baseline's targets
 
 VARIANTS = ('random', 'sdc', 'mdc', 'cdc', 'xdc_paper', 'xdc', 'contrastive', 'supervised')
 CLUSTERING = ('sdc', 'mdc', 'cdc', 'xdc')
 PROBES = ('video', 'audio', 'speaker', 'background')
-OVERRIDES = ('warmup_epochs', 'features', 'aux_weight')   # options of xdc_fast's recipe the table can set (--features, --warmup_epochs, --aux_weight)
+OVERRIDES = ('warmup_epochs', 'features', 'aux_weight', 'heads', 'eigen_power', 'n_redo', 'joint')   # options of xdc_fast's recipe the table can set
 ABLATION = {                                  # XDC with one option of xdc_fast's recipe changed (seed 0), most telling first
     'xdc (defaults)': {},                     # = the table's xdc row, seed 0
     'warmup_epochs=0': dict(warmup_epochs=0),  # no contrastive-only warm-up: the clustering from the first epoch (the recipe's default 2026-12-04 to 12-06)
@@ -113,22 +113,26 @@ def encoders(cfg, seed):
             get_encoder(cfg['audio_arch'], input_norm=cfg['audio_norm']))
 
 def features(model, dls)->tuple:
-    "Frozen encoder features (centre clip, no augmentation) of every file: `(video (N,d_v), audio (N,d_a))`."
+    "Frozen encoder features (centre clip, no augmentation) of every file: `(video (N,d_v), audio (N,d_a))`; the run's random stream untouched."
     va = dls.valid
-    dl = va.new(test_set(va.dataset, list(dls.files), with_labels=True), bs=128, shuffle=False, drop_last=False)
-    fv, fa, seen = extract_av_features(model, dl, len(dls.files))
+    with keep_rng():
+        dl = va.new(test_set(va.dataset, list(dls.files), with_labels=True), bs=128, shuffle=False, drop_last=False)
+        fv, fa, seen = extract_av_features(model, dl, len(dls.files))
     return fv.numpy(), fa.numpy(), seen.numpy()
 
-def probes(model, dls, split, labels, Cs=(0.01, 0.1, 1., 10.), which=PROBES)->dict:
-    "Linear-probe accuracies of frozen centre-clip features: the label from both encoders, nuisances from their modality."
-    fv, fa, seen = features(model, dls)
-    tr, va = (split == 'train') & seen, (split == 'valid') & seen      # a file that fails to decode now is left out, not fatal
+FOLDS = 5
+
+def probes(model, dls, split, labels, Cs=(0.01, 0.1, 1., 10.), which=PROBES, knn=True)->dict:
+    "Probes of frozen centre-clip features, by 5-fold cross-validation over every clip (train and valid): linear (C searched in each fold) for the label from both encoders and the nuisances from their modality; kNN (k=20) for the label."
+    fv, fa, seen = features(model, dls)                                # a file that fails to decode now is left out, not fatal
     res = {}
     for t, x in (('video', fv), ('background', fv), ('audio', fa), ('speaker', fa)):
         key = 'label' if t in ('video', 'audio') else t
         if key not in labels or t not in which: continue
         y = labels[key]
-        res[t] = linear_probe(x[tr], y[tr], x[va], y[va], Cs=Cs, seed=0).accuracy
+        r = cv_probe(x[seen], y[seen], 'linear', FOLDS, Cs=Cs)
+        res[t], res[t + '_folds_std'] = r['accuracy'], r['std']
+        if knn and t in ('video', 'audio'): res[t + '_knn'] = cv_probe(x[seen], y[seen], 'knn', FOLDS, k=20)['accuracy']
     return res
 
 class ProbeCurve(Callback):
@@ -137,7 +141,7 @@ class ProbeCurve(Callback):
     def __init__(self, dls, split, labels, every): self.args, self.every, self.points = (dls, split, labels), every, []
     def after_epoch(self):
         if (self.epoch + 1) % self.every and self.epoch + 1 != self.n_epoch: return
-        r = probes(self.learn.model, *self.args, Cs=(1.,), which=('video', 'audio'))
+        r = probes(self.learn.model, *self.args, Cs=(1.,), which=('video', 'audio'), knn=False)
         self.points.append(dict(epoch=self.epoch + 1, **r))
 
 def train(dls, variant, cfg, seed, curve=None, **opts):
@@ -156,7 +160,7 @@ def _train(dls, variant, cfg, seed, ve, ae, curve, mixed=False, **opts):
     if variant == 'supervised':
         n = len(dls.label_vocab)
         model = XDCModel(ve, ae, [('v<-y', 'v', 'y'), ('a<-y', 'a', 'y')], {'y': ('label', n)})
-        learn = Learner(dls, model, loss_func=MultiHeadLoss(), cbs=[TrueLabelTargets(dls.labels, 2)] + cbs)
+        learn = Learner(dls, model, loss_func=MultiHeadLoss(), cbs=[RunSeed(seed), TrueLabelTargets(dls.labels, 2)] + cbs)
     else:
         name = 'xdc' if variant == 'xdc_paper' else variant
         opts = dict(dict(recipe='paper' if variant == 'xdc_paper' else 'xdc_fast'), **opts)
@@ -170,40 +174,70 @@ def _train(dls, variant, cfg, seed, ve, ae, curve, mixed=False, **opts):
     if mixed: learn.to_mixed(cpu_bf16=True)
     with learn.no_logging(), learn.no_bar(), warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='clustering .* is degenerate')
-        learn.fit_one_cycle(cfg['epochs'], cfg['lr'])
+        warnings.filterwarnings('ignore', message='the cross-entropy of heads')
+        fit = learn.fit_flat_cos if cfg.get('schedule') == 'flat_cos' else learn.fit_one_cycle
+        fit(cfg['epochs'], cfg['lr'])
+    cc = next((cb for cb in learn.cbs if type(cb).__name__ == 'ClusterCallback'), None)
+    learn.model.final_log = {k: float(v) for k, v in (cc.log if cc is not None else {}).items()
+                             if k.startswith(('nmi_true', 'purity', 'nmi_prev', 'ce_', 'acc_', 'nce')) and np.isfinite(v)}   # the last epoch's diagnostics
     return learn.model
 
 def summarise(per_seed)->dict:
+    "Mean and sample std (ddof=1; 0 with one seed) over seeds of every number the runs recorded, and the runs themselves."
     out = {}
-    for p in PROBES:
+    keys = dict.fromkeys(k for r in per_seed for k, v in r.items() if k not in ('seed', 'seconds') and isinstance(v, (int, float)))
+    for p in keys:
         vals = [r[p] for r in per_seed if p in r]
-        if vals: out[p], out[p + '_std'] = float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.
-        # std: sample standard deviation over seeds (ddof=1); 0 with one seed
+        out[p], out[p + '_std'] = float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.
     out['per_seed'] = per_seed
     return out
+
+def paired(table, a, b, probe)->tuple:
+    "`a` minus `b` on `probe`, seed by seed over the seeds both ran: `(mean, std (ddof=1), n)`."
+    pa, pb = ({r['seed']: r[probe] for r in table[v]['per_seed'] if probe in r} for v in (a, b))
+    d = [pa[s] - pb[s] for s in sorted(set(pa) & set(pb))]
+    return (float(np.mean(d)), float(np.std(d, ddof=1)) if len(d) > 1 else float('nan'), len(d)) if d else (float('nan'), float('nan'), 0)
 
 def orderings(table, probe)->list:
     "Self-supervised variants (and random) sorted by `probe`, best first."
     return sorted((v for v in table if v in VARIANTS and v != 'supervised'), key=lambda v: -table[v][probe])
 
-CHAIN = ('xdc', 'cdc', 'mdc', 'sdc', 'random')                   # the paper's ordering, best first
+CHAIN = ('xdc', 'cdc', 'mdc', 'sdc')                            # the paper's ordering, best first
 
-def targets(table)->list:
-    "The issue's targets, for those whose variants `table` holds: `(target, met, numbers)` each."
-    out = []
-    for p in ('video', 'audio'):
-        if not all(v in table for v in CHAIN): break
-        bad = [(a, b) for a, b in zip(CHAIN, CHAIN[1:])
-               if not table[a][p] - table[b][p] > max(table[a][p + '_std'], table[b][p + '_std'])]
-        out.append((f"XDC > CDC > MDC > SDC > random on the {p} probe, each gap above the seed std", not bad,
-                    '; '.join(f"{a} {table[a][p]:.3f} vs {b} {table[b][p]:.3f}" for a, b in bad) or 'every gap holds'))
-    if {'xdc', 'supervised'} <= set(table):
+def recipe_kind(cfg)->str:
+    "Which of the issue's tables a config is: 'from scratch' (no warm-up, no InfoNCE), 'targets alone' (the InfoNCE only in the warm-up) or 'defaults'."
+    x = dict(cfg.get('xdc_fast') or {})
+    aux, warm = cfg.get('aux_weight', x.get('aux_weight')), cfg.get('warmup_epochs', x.get('warmup_epochs'))
+    if aux == 0 and warm == 0: return 'from scratch'
+    return 'targets alone' if aux == 0 else 'defaults'
+
+def targets(table, kind=None)->list:
+    "The targets of the table's kind (`recipe_kind` of its config), for those whose variants it holds: `(target, met, numbers)` each; gaps are paired over seeds."
+    kind, out, have = kind or recipe_kind(table.get('config', {})), [], set(table)
+    def gap(a, b, p):
+        m, s, n = paired(table, a, b, p)
+        return m, s, f"{a} - {b} on {p}: {m:+.3f} ± {s:.3f} over {n} seeds"
+    if kind == 'targets alone' and {'xdc', 'sdc'} <= have:
+        g = [gap('xdc', 'sdc', p) for p in ('video', 'audio')]
+        out.append(("XDC > SDC on both probes by more than twice the paired std", all(m > 2 * s for m, s, _ in g), '; '.join(t for *_, t in g)))
+    if kind == 'targets alone' and {'xdc', 'contrastive'} <= have:
+        g = [gap('xdc', 'contrastive', p) for p in ('video', 'audio')]
+        out.append(("XDC within 0.03 of the contrastive peer (or above it) on both probes", all(m >= -0.03 for m, _, _ in g), '; '.join(t for *_, t in g)))
+    if kind == 'targets alone' and set(CHAIN) <= have:
+        for p in ('video', 'audio'):
+            bad = [(a, b) for a, b in zip(CHAIN, CHAIN[1:]) if not table[a][p] > table[b][p]]
+            out.append((f"XDC > CDC > MDC > SDC on the {p} probe (means)", not bad,
+                        '; '.join(f"{a} {table[a][p]:.3f} vs {b} {table[b][p]:.3f}" for a, b in bad) or 'every step holds'))
+    if kind == 'from scratch' and {'xdc', 'supervised'} <= have:
         x, s = table['xdc']['video'], table['supervised']['video']
-        out.append(("XDC's video probe ≥ 0.8x the supervised one", x >= 0.8 * s, f"{x:.3f} / {s:.3f} = {x / s:.2f}x"))
-    if {'xdc', 'contrastive'} <= set(table):
-        x, c = table['xdc'], table['contrastive']
-        out.append(("XDC ≥ the contrastive peer", x['video'] >= c['video'] and x['audio'] >= c['audio'],
-                    f"video {x['video']:.3f} vs {c['video']:.3f}, audio {x['audio']:.3f} vs {c['audio']:.3f}"))
+        out.append(("XDC's video probe ≥ 0.6x the supervised one", x >= 0.6 * s, f"{x:.3f} / {s:.3f} = {x / s:.2f}x"))
+    if kind == 'defaults' and {'xdc', 'contrastive'} <= have:
+        g = [gap('xdc', 'contrastive', p) for p in ('video', 'audio')]
+        out.append(("XDC above the contrastive peer on both probes by more than the paired std", all(m > s for m, s, _ in g), '; '.join(t for *_, t in g)))
+    nmis = {k: v for k, v in table.get('xdc', {}).items() if k.startswith('nmi_true_') and not k.endswith('_std')}
+    if nmis:
+        out.append(("XDC's final clusters: NMI with the label ≥ 0.6 on both modalities", min(nmis.values()) >= 0.6,
+                    ', '.join(f"{k[9:]} {v:.3f}" for k, v in nmis.items())))
     return out
 
 def plot_table(table, path=None):
@@ -267,6 +301,11 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          features:str='recipe',  # clustering features of the xdc_fast rows: 'pass', 'train' or 'recipe' (xdc_learner's default); xdc_paper keeps the paper's
          warmup_epochs:float=None,  # contrastive-only epochs before the first clustering in the xdc_fast rows (a number < 1: share of --epochs); default: the recipe's
          aux_weight:float=None,  # weight of the InfoNCE kept beside the clustering loss after the warm-up in the xdc_fast rows (0: the targets alone); default: the recipe's
+         heads:str=None,  # heads of the xdc_fast rows: reinit, fit, match or centroids; default: the recipe's
+         eigen_power:float=None,  # PCA scaling before k-means in the xdc_fast rows (-0.5 whitens, 0 keeps the variances); default: the recipe's
+         n_redo:int=None,  # k-means restarts per clustering in the xdc_fast rows; default: the recipe's
+         joint:str=None,  # CDC's clustering space in the xdc_fast rows: concat or each; default: the recipe's
+         schedule:str='one_cycle',  # learning-rate schedule of every row: one_cycle (fit_one_cycle) or flat_cos (fit_flat_cos: flat, then cosine)
          plain_layout:store_true=False,  # train with the plain memory layout (default: channels-last convolution weights, `to_channels_last`)
          resume:store_true=False,  # keep the runs already in --json (same settings) and run only the missing (seed, variant) pairs
          save_run:str=None,  # train XDC (seed 0, the table's settings) once more and save its `ClusterRun` here, for the tutorial's explorer (skipped if the file exists)
@@ -280,12 +319,16 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     if features not in ('recipe', 'pass', 'train'): raise SystemExit(f"--features must be 'recipe', 'pass' or 'train', got {features!r}")
     if seeds < 1 or epochs < 1: raise SystemExit(f"--seeds and --epochs must be >= 1, got {seeds} and {epochs}")
     if aux_weight is not None and aux_weight < 0: raise SystemExit(f"--aux_weight must be >= 0, got {aux_weight}")
+    if heads not in (None, 'reinit', 'fit', 'match', 'centroids'): raise SystemExit(f"--heads must be reinit, fit, match or centroids, got {heads!r}")
+    if joint not in (None, 'concat', 'each'): raise SystemExit(f"--joint must be concat or each, got {joint!r}")
+    if schedule not in ('one_cycle', 'flat_cos'): raise SystemExit(f"--schedule must be one_cycle or flat_cos, got {schedule!r}")
     overrides = dict(**({} if features == 'recipe' else dict(features=features)),
                      **({} if warmup_epochs is None else dict(warmup_epochs=int(warmup_epochs) if warmup_epochs >= 1 else warmup_epochs)),
-                     **({} if aux_weight is None else dict(aux_weight=float(aux_weight))))
+                     **({} if aux_weight is None else dict(aux_weight=float(aux_weight))),
+                     **{k: v for k, v in dict(heads=heads, eigen_power=eigen_power, n_redo=n_redo, joint=joint).items() if v is not None})
     cfg = dict(epochs=epochs, lr=lr, bs=bs, k=k, recluster_every=recluster_every, video_arch=video_arch, audio_arch=audio_arch,
                video_norm=None if video_norm == 'none' else video_norm, audio_norm=audio_norm, crop_scale=(crop_scale, 1.),
-               channels_last=not plain_layout, **overrides,
+               channels_last=not plain_layout, **overrides, **({} if schedule == 'one_cycle' else dict(schedule=schedule)),
                clip=dict(n_frames=n_frames, fps=fps, size=size, crop=crop), recipe='xdc_fast (xdc_learner defaults)',
                xdc_fast=dict(RECIPES['xdc_fast'], **overrides))   # the options these rows ran with (the recipe's defaults change)
     dls = AVDataLoaders.from_folder(data, bs=bs, flip=False, crop_scale=cfg['crop_scale'], progress=False, cache=True, **cfg['clip'])
@@ -315,7 +358,8 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
             t0 = time.time()
             curve = ProbeCurve(dls, split, labels, curve_every) if seed == 0 and curve_every and v != 'random' else None
             model = XDCModel(*encoders(cfg, seed), [], {}) if v == 'random' else train(dls, v, cfg, seed, curve)
-            r = dict(seed=seed, **probes(model, dls, split, labels), seconds=round(time.time() - t0))   # this run's time, training and probes
+            r = dict(seed=seed, **probes(model, dls, split, labels), **getattr(model, 'final_log', {}),
+                     seconds=round(time.time() - t0))                       # this run's time, training and probes
             rows[v].append(r); timings.setdefault(v, []).append(r['seconds'])
             if curve is not None: curves[v] = curve.points
             print(f"seed {seed} {v:12s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({r['seconds']} s)", flush=True)
@@ -358,7 +402,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     for v in names:
         print(f"{v:12s}" + ''.join(f"{out[v][p]:>11.3f} ± {out[v][p + '_std']:.3f}" if p in out[v] else f"{'-':>18s}" for p in PROBES))
     for p in ('video', 'audio'): print(f"{p} ordering: {' > '.join(orderings(out, p))}")
-    for t, met, nums in targets(out): print(f"target: {t}: {'met' if met else 'NOT met'} ({nums})")
+    for t, met, nums in targets(out, recipe_kind(cfg)): print(f"target: {t}: {'met' if met else 'NOT met'} ({nums})")
     print(f"table took {table['table_minutes']} min, this invocation {total / 60:.1f} min ({', '.join(f'{v} {np.mean(t):.0f} s/seed' for v, t in timings.items())})")
     if json: _save(json, out, cfg, data, seeds, t_start, **table)
     if plot:

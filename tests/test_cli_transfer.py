@@ -32,6 +32,7 @@ def test_pretrain_rejects_unknown_input_norm(synth_ds, tmp_path):
     assert r.returncode != 0 and "--audio_noise must be in [0, 1]" in r.stderr
 
 
+@pytest.mark.slow
 def test_pretrain_recipes_and_the_contrastive_peer(synth_ds, tmp_path):
     r = run('pretrain', synth_ds, '--out', tmp_path/'paper', '--epochs', 1, '--recipe', 'paper', *SMALL)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -30,6 +30,7 @@ def _run(args, n_proc=2, timeout=300):
     assert p.returncode == 0, f"worker failed ({p.returncode}):\n{out[-3000:]}\n{err[-6000:]}"
 
 
+@pytest.mark.slow
 def test_collectives_uneven_shards(tmp_path):
     _run(['comm', tmp_path])
     r0, r1 = (torch.load(tmp_path/f'comm_rank{r}.pt', weights_only=False) for r in (0, 1))
@@ -59,6 +60,7 @@ def _same(m0, m1)->bool:
 def _targets(d, rank, epoch): return torch.load(d/f'targets_rank{rank}_epoch{epoch}.pt')
 
 
+@pytest.mark.slow
 def test_pretrain_two_ranks_default_recipe(tiny, tmp_path):
     "xdc_fast's recipe under DistributedDataParallel, with a one-epoch warm-up: the warm-up epoch (heads weighted 0) and the clustering epoch with the auxiliary InfoNCE."
     run, rec = tmp_path/'run', tmp_path/'rec'; rec.mkdir()
@@ -69,6 +71,7 @@ def test_pretrain_two_ranks_default_recipe(tiny, tmp_path):
     assert any(k.startswith('proj.') for k in m0) and _same(m0, m1), "ranks end with different weights"
 
 
+@pytest.mark.slow
 def test_pretrain_two_ranks_cli(tiny, tmp_path):
     run, rec = tmp_path/'run', tmp_path/'rec'; rec.mkdir()
     _run(['cli', rec, '--', tiny, '--out', run, '--epochs', '2', *ARGS])

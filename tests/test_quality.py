@@ -15,6 +15,7 @@ import pytest
 VIDEO_MARGIN = 0.1      # XDC video NMI - SDC video NMI, at least (measured 2026-11-22: 0.314 vs 0.026 and 0.221 vs 0.023)
 
 
+@pytest.mark.slow
 def test_demo_xdc_beats_sdc_on_the_fooled_modality(tmp_path):
     out = tmp_path/'demo'
     r = subprocess.run([sys.executable, '-m', 'xdc_fast.cli', 'demo', '--out', str(out)],

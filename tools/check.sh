@@ -8,10 +8,12 @@
 #    anything the check then rewrites is what you forgot to export/clean (stage it too).
 # 3. README.md is what nbs/index.ipynb renders to (python tools/make_readme.py), and the paper's table blocks in the
 #    docs are what its JSON gives (python tools/table_text.py).
-# 4. nbdev_test on 2 workers with the default flags (settings.ini's tst_flags skip slow/cuda/notest cells;
-#    run those with `nbdev_test --flags "slow cuda"`).
-# 5. bash tools/build_docs.sh: executes the notebooks again and renders docs/ (fails naming the notebook).
-# 6. pytest -q tests, last: its summary is the closing line CI reads.
+# 4. bash tools/build_docs.sh: executes every notebook once, skipping the cells nbdev_test skips (settings.ini's
+#    tst_flags: slow, cuda, notest), and renders docs/; it fails naming the notebook. This is the notebook test:
+#    nbdev_test would run the same cells a second time (locally: `nbdev_test --n_workers 2`, or
+#    `nbdev_test --flags "slow cuda"` for the flagged cells).
+# 5. pytest -q --durations=15 tests, last: the whole suite, slow tier too; its summary is the closing line CI reads.
+#    The fast tier alone: pytest -m "not slow" tests (a few minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,11 +38,8 @@ step "README.md (must be what nbs/index.ipynb renders to)"
 python tools/make_readme.py --check || die "README.md is out of sync with nbs/index.ipynb: run python tools/make_readme.py and commit"
 python tools/table_text.py --check || die "the paper's table in the docs is not what benchmarks/results/*.json gives: run python tools/table_text.py and commit"
 
-step "nbdev_test --n_workers 2"
-nbdev_test --n_workers 2 || die "nbdev_test failed (the notebooks named above)"
-
-step "docs: bash tools/build_docs.sh"
+step "docs: bash tools/build_docs.sh (executes every notebook: the notebook test)"
 bash tools/build_docs.sh || die "docs build failed (the notebook named above did not execute)"
 
-step "pytest -q tests"
-pytest -q tests
+step "pytest -q --durations=15 tests"
+pytest -q --durations=15 tests

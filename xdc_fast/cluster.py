@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['pca_fit', 'pca_apply', 'use_faiss_gpu', 'assign', 'kmeans', 'auto_pca_dim', 'cluster_features', 'assign_new', 'nmi',
-           'purity', 'cluster_stats', 'cluster_weights', 'sinkhorn_labels', 'recluster']
+           'purity', 'cluster_stats', 'cluster_weights', 'sinkhorn_labels', 'fit_linear_head', 'match_labels',
+           'recluster']
 
 # %% ../nbs/05_cluster.ipynb #9e094631
 import numpy as np
@@ -16,12 +17,12 @@ from sklearn.metrics import normalized_mutual_info_score
 def _np32(x): return np.ascontiguousarray(x.detach().cpu().float().numpy() if torch.is_tensor(x) else np.asarray(x, np.float32))
 
 @torch.no_grad()
-def pca_fit(x, dim=256)->tuple:
-    "Fit PCA-whitening (eigen power -0.5) of `x` `(N,d)` to `min(dim, d, N-1)` dims; return `(A, b)` with `y = x @ A.T + b`."
+def pca_fit(x, dim=256, eigen_power=-0.5)->tuple:
+    "Fit PCA of `x` `(N,d)` to `min(dim, d, N-1)` dims, each direction scaled by its eigenvalue to `eigen_power` (-0.5: whitening, 0: plain PCA); return `(A, b)` with `y = x @ A.T + b`."
     x = _np32(x)
     n, d = x.shape
     d_out = max(1, min(dim, d, n - 1))
-    pca = faiss.PCAMatrix(d, d_out, -0.5)
+    pca = faiss.PCAMatrix(d, d_out, float(eigen_power))
     pca.epsilon = float(1e-5 * n * x.var(0).mean()) + 1e-12            # faiss's eigenvalues are n x the covariance's
     pca.train(x)
     A = faiss.vector_to_array(pca.A).reshape(-1, d)[:d_out]
@@ -74,6 +75,8 @@ def auto_pca_dim(n, d, max_dim=256, per_dim=25)->int:
     "PCA size for `n` items of `d` features: `max_dim`, at most `d//2` and `n//per_dim` (and at least 2)."
     return max(2, min(max_dim, d // 2, n // per_dim))
 
+def _identity(d): return torch.eye(d), torch.zeros(d)       # "no PCA": the features as they are (then L2)
+
 def _rows(x, idx)->torch.Tensor:
     "Rows `idx` of `x` (a tensor, a numpy array or a memory-mapped one, any float dtype) as a float32 CPU tensor."
     r = x[idx]
@@ -82,26 +85,30 @@ def _rows(x, idx)->torch.Tensor:
 @torch.no_grad()
 def cluster_features(x,                             # (N,d) features: tensor, numpy array or `np.memmap`; float16 is fine
                      k,                             # number of clusters
-                     pca_dim=None,                  # PCA-whitening size (None: `auto_pca_dim`)
+                     pca_dim=None,                  # PCA size (None: `auto_pca_dim`; 0: no PCA, L2 only)
                      n_iter=20,                     # k-means iterations
                      seed=0,                        # k-means seed (and the training sample's)
                      gpu=None,                      # faiss on the GPU(s): None when present
                      max_points_per_centroid=None,  # large N: PCA and centroids from at most k x this many points
                      chunk=65536,                   # rows projected and assigned at a time on the large-N path
+                     eigen_power=-0.5,              # PCA directions scaled by eigenvalue^this: -0.5 whitens (DeepCluster), 0 keeps the variances
+                     n_redo=1,                      # k-means runs from different starts; the lowest objective is kept
+                     pca=None,                      # a fitted `(A, b)` to use instead of fitting one
                     )->dict:
-    "PCA-whiten + L2 + faiss k-means of features `x` `(N,d)`: labels, centroids, and the PCA `(A, b)`."
+    "PCA (whitening by default) + L2 + faiss k-means of features `x` `(N,d)`: labels, centroids, and the PCA `(A, b)`."
     n = len(x)
+    fit = lambda s: pca if pca is not None else _identity(s.shape[1]) if pca_dim == 0 else pca_fit(s, pca_dim or auto_pca_dim(n, s.shape[1]), eigen_power)
     if max_points_per_centroid is None or n <= k * max_points_per_centroid:        # every point trains (the default)
         x = _rows(x, slice(None))
-        A, b = pca_fit(x, pca_dim or auto_pca_dim(*x.shape))
+        A, b = fit(x)
         z = pca_apply(x, A, b)
-        _, centroids = kmeans(z, k, n_iter, seed, gpu, max_points_per_centroid)
+        _, centroids = kmeans(z, k, n_iter, seed, gpu, max_points_per_centroid, n_redo)
         labels, dist = assign(z, centroids, return_dist=True)
         return dict(labels=labels, dist=dist, centroids=centroids, A=A, b=b)
     idx = np.sort(np.random.default_rng(seed).choice(n, k * max_points_per_centroid, replace=False))   # sorted: memmap reads in order
     sample = _rows(x, idx)                                                      # (k*m, d) float32: the only full-precision copy
-    A, b = pca_fit(sample, pca_dim or auto_pca_dim(n, x.shape[1]))
-    _, centroids = kmeans(pca_apply(sample, A, b), k, n_iter, seed, gpu, max_points_per_centroid)
+    A, b = fit(sample)
+    _, centroids = kmeans(pca_apply(sample, A, b), k, n_iter, seed, gpu, max_points_per_centroid, n_redo)
     del sample
     state = dict(centroids=centroids, A=A, b=b)
     labels, dist = assign_new(x, state, return_dist=True, chunk=chunk)
@@ -170,6 +177,54 @@ def sinkhorn_labels(scores,                 # (N,k) affinities of items to clust
         if ((q.sum(0) - r).abs() / r).max() < tol: break
     return q.argmax(1)
 
+# %% ../nbs/05_cluster.ipynb #5a4fb012
+def fit_linear_head(x,                  # (N,d) features (the head's input)
+                    y,                  # (N,) labels in [0, k); -1: left out
+                    k,                  # number of classes (the head's outputs)
+                    steps=100,          # full-batch Adam steps
+                    lr=0.05,            # Adam's learning rate
+                    weight_decay=1e-4,  # L2 penalty on the weights
+                    seed=0,             # the start's seed (N(0, 0.01) weights)
+                   )->tuple:
+    "Multinomial logistic regression of `y` on `x` by full-batch Adam: `(weight (k,d), bias (k,))` for a `nn.Linear(d, k)` head."
+    ok = torch.as_tensor(y) >= 0
+    x, y = torch.as_tensor(x).float()[ok], torch.as_tensor(y).long()[ok]
+    g = torch.Generator().manual_seed(int(seed))
+    w = (torch.randn(k, x.shape[1], generator=g) * 0.01).requires_grad_()
+    b = torch.zeros(k, requires_grad=True)
+    opt = torch.optim.Adam([w, b], lr=lr)
+    with torch.enable_grad():
+        for _ in range(steps):
+            loss = torch.nn.functional.cross_entropy(x @ w.T + b, y) + weight_decay * (w ** 2).sum()
+            opt.zero_grad(); loss.backward(); opt.step()
+    return w.detach(), b.detach()
+
+def match_labels(new,   # (N,) labels of the new clustering, in [0, k)
+                 old,   # (N,) labels of the previous one (-1: no label)
+                 k,     # clusters of the new clustering
+                )->torch.Tensor:
+    "`perm` `(k,)`: new cluster `j` becomes `perm[j]`, the renumbering under which the most items keep their old label (Hungarian algorithm)."
+    from scipy.optimize import linear_sum_assignment
+    new, old = torch.as_tensor(new).long(), torch.as_tensor(old).long()
+    ok = old >= 0
+    overlap = torch.zeros(k, max(k, int(old.max()) + 1 if ok.any() else k))
+    overlap.index_put_((new[ok], old[ok]), torch.ones(int(ok.sum())), accumulate=True)     # (k_new, k_old) counts
+    rows, cols = linear_sum_assignment(-overlap.numpy())
+    perm = torch.arange(k)
+    perm[torch.as_tensor(rows)] = torch.as_tensor(cols, dtype=torch.long)
+    return perm
+
+def _renumber(c, perm):
+    "A `cluster_features` result with cluster `j` renamed `perm[j]` (labels and centroids)."
+    centroids = torch.empty_like(c['centroids'])
+    centroids[perm] = c['centroids']
+    return dict(c, labels=perm[c['labels']], centroids=centroids)
+
+def _each_pca(feats, tr, pca_dim, eigen_power):
+    "CDC: a PCA of each modality's training features, as one block-diagonal `(A, b)` over the concatenated features."
+    fits = [pca_fit(feats[m][tr], pca_dim or auto_pca_dim(len(tr), feats[m].shape[1]), eigen_power) for m in 'va']
+    return torch.block_diag(*[A for A, _ in fits]), torch.cat([b for _, b in fits])
+
 # %% ../nbs/05_cluster.ipynb #33ed6b12
 def recluster(feats,                  # {'v': (N, d_v), 'a': (N, d_a)} features of every item (rows outside `train_ids`/`valid_ids` unused)
               clusterings,            # {name: (source, k)}, source 'v', 'a' or 'av' (both concatenated)
@@ -179,9 +234,12 @@ def recluster(feats,                  # {'v': (N, d_v), 'a': (N, d_a)} features 
               epoch=0,                # k-means seeds are `seed * 1000 + epoch`
               prev=None,              # {name: (N,) labels} of the previous clustering, for `nmi_prev`
               truth=None,             # (N,) true labels, for `nmi_true` (evaluation only)
-              seed=0, pca_dim=None, n_iter=20, gpu=None, max_points_per_centroid=None,   # `cluster_features`'
+              seed=0, pca_dim=None, n_iter=20, gpu=None, max_points_per_centroid=None, eigen_power=-0.5, n_redo=1,   # `cluster_features`'
               assign='kmeans',        # 'kmeans' labels, or 'sinkhorn': balanced labels from the centroid similarities
-              marginals='uniform', sharpness=20.)->tuple:
+              marginals='uniform', sharpness=20.,
+              joint='concat',         # CDC's 'av' space: 'concat' (one PCA of the concatenated features) or 'each' (each modality's PCA, then concatenated)
+              match=False,            # renumber each clustering's clusters to agree best with `prev` (persistent heads keep their meaning)
+             )->tuple:
     "One re-clustering from features: `(state, log)`, the new clustering state (per clustering: labels, centroids, PCA; targets) and its metrics."
     if assign not in ('kmeans', 'sinkhorn'): raise ValueError(f"assign must be 'kmeans' or 'sinkhorn', got {assign!r}")
     tr, va, prev = torch.as_tensor(train_ids).long(), torch.as_tensor(valid_ids).long(), prev or {}
@@ -191,23 +249,29 @@ def recluster(feats,                  # {'v': (N, d_v), 'a': (N, d_a)} features 
         if bad := (~torch.isfinite(f[tr].float()).all(1)).sum().item():
             raise FloatingPointError(f"{'video' if m == 'v' else 'audio'} encoder features of {bad} of {len(tr)} training "
                                      f"items are NaN/Inf at epoch {epoch}: training diverged; lower the learning rate")
+    if joint not in ('concat', 'each'): raise ValueError(f"joint must be 'concat' or 'each', got {joint!r}")
     clusters, log = {}, {}
+    kw = dict(pca_dim=pca_dim, n_iter=n_iter, gpu=gpu, max_points_per_centroid=max_points_per_centroid, eigen_power=eigen_power, n_redo=n_redo)
     for name, (src, k) in clusterings.items():
         x = torch.cat([feats['v'], feats['a']], 1) if src == 'av' else feats[src]
-        c = cluster_features(x[tr], k, pca_dim, n_iter, seed=seed * 1000 + epoch, gpu=gpu, max_points_per_centroid=max_points_per_centroid)
+        pca = _each_pca(feats, tr, pca_dim, eigen_power) if src == 'av' and joint == 'each' else None
+        c = cluster_features(x[tr], k, seed=seed * 1000 + epoch, pca=pca, **kw)
         if assign == 'sinkhorn':                       # SeLa: balanced labels from the cosine similarity to the k-means centroids
             z = pca_apply(x[tr], c['A'], c['b'])
             lab = sinkhorn_labels(z @ torch.nn.functional.normalize(c['centroids'], dim=1).T, sharpness, marginals, seed=seed * 1000 + epoch)
             c = dict(c, labels=lab, dist=((z - c['centroids'][lab]) ** 2).sum(1))
+        old = prev.get(name)
+        if match and old is not None: c = _renumber(c, match_labels(c['labels'], old[tr], k))
         labels, dist = torch.full((n,), -1, dtype=torch.long), torch.zeros(n)
         labels[tr], dist[tr] = c['labels'], c['dist']
         if len(va): labels[va], dist[va] = assign_new(x[va], c, return_dist=True)
-        old = prev.get(name)
         both = tr[old[tr] >= 0] if old is not None else tr
         log[f'nmi_prev_{name}'] = nmi(old[both], labels[both]) if old is not None else float('nan')
         st = cluster_stats(labels[tr], k)
         log[f'empty_{name}'], log[f'largest_{name}'] = st['n_empty'], st['largest']
-        if truth is not None: log[f'nmi_true_{name}'] = nmi(torch.as_tensor(truth)[tr], labels[tr])
+        if truth is not None:
+            log[f'nmi_true_{name}'] = nmi(torch.as_tensor(truth)[tr], labels[tr])
+            log[f'purity_{name}'] = purity(labels[tr], torch.as_tensor(truth)[tr])
         clusters[name] = dict(labels=labels, dist=dist, **{key: c[key] for key in ('centroids', 'A', 'b')})
     v, a = ([nm for nm, (s, _) in clusterings.items() if s == src] for src in ('v', 'a'))   # by stored source, not by name
     if v and a: log['nmi_va'] = nmi(clusters[v[0]]['labels'][tr], clusters[a[0]]['labels'][tr])

@@ -333,16 +333,19 @@ def _ce(logits, t):
     return F.cross_entropy(logits, t, ignore_index=-1, reduction='sum') / (t >= 0).sum().clamp(min=1)
 
 class MultiHeadLoss(nn.Module):
-    "Cross-entropy summed over heads: `preds` one logit tensor per head, `targ` `(B, n_heads)` labels."
+    "Cross-entropy over heads: `preds` one logit tensor per head, `targ` `(B, n_heads)` labels; summed, or with `groups` (a group per head, e.g. its encoder) averaged within each group and summed over groups."
+    def __init__(self, groups=None): super().__init__(); self.groups = None if groups is None else list(groups)
     def forward(self, preds, targ):
-        return sum(_ce(p, targ[:, i]) for i, p in enumerate(preds))
+        ces = [_ce(p, targ[:, i]) for i, p in enumerate(preds)]
+        if self.groups is None: return sum(ces)
+        return sum(sum(ce for ce, g in zip(ces, self.groups) if g == grp) / self.groups.count(grp) for grp in dict.fromkeys(self.groups))
     def activation(self, preds): return tuple(p.softmax(-1) for p in preds)
     def decodes(self, preds): return tuple(p.argmax(-1) for p in preds)
 
 class XDCLoss(MultiHeadLoss):
     "`cluster_weight` x the heads' cross-entropy + `contrastive_weight` x the cross-modal InfoNCE of the projections (in-batch, or over a `MemoryBank`)."
-    def __init__(self, n_heads, cluster_weight=1., contrastive_weight=0., temperature=0.1, bank=None):
-        super().__init__()
+    def __init__(self, n_heads, cluster_weight=1., contrastive_weight=0., temperature=0.1, bank=None, groups=None):
+        super().__init__(groups)
         self.n_heads, self.cluster_weight, self.contrastive_weight, self.temperature, self.bank = n_heads, cluster_weight, contrastive_weight, temperature, bank
     def forward(self, preds, targ):
         "`preds`: the heads' logits then `(zv, za)`; `targ`: `(B,)` item ids, or `(B, n_heads+1)` labels with the item ids last."

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['Features', 'window_starts', 'extract_features', 'ProbeResult', 'linear_probe', 'knn_predict', 'knn_accuracy',
-           'KNNMonitor', 'classification_dls', 'Classifier', 'classifier_splitter', 'finetune_learner',
+           'cv_probe', 'KNNMonitor', 'classification_dls', 'Classifier', 'classifier_splitter', 'finetune_learner',
            'video_level_accuracy']
 
 # %% ../nbs/10_transfer.ipynb #d255ab12
@@ -20,7 +20,7 @@ from torch.utils.data import Dataset, DataLoader
 from fastcore.basics import store_attr
 from fastcore.foundation import L
 from fastcore.meta import delegates
-from .core import pbar, interactive
+from .core import pbar, interactive, keep_rng
 from .learner import EpochLines
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.core import Callback
@@ -278,6 +278,24 @@ def knn_accuracy(train_feats, train_labels, valid_feats, valid_labels, **kwargs)
     "Accuracy of `knn_predict` on the validation items."
     return float((knn_predict(train_feats, train_labels, valid_feats, **kwargs) == torch.as_tensor(valid_labels).cpu()).float().mean())
 
+# %% ../nbs/10_transfer.ipynb #0e8c19d4
+def cv_probe(feats,               # (N,d) frozen features of every labelled clip
+             labels,              # (N,) class indices
+             method='linear',     # 'linear' (`linear_probe`, C searched inside each fold) or 'knn' (`knn_accuracy`)
+             folds=5,             # stratified folds
+             seed=0,              # fold assignment and solver seed
+             **kwargs,            # to `linear_probe` (`Cs`, `model`) or `knn_accuracy` (`k`, `T`)
+            )->dict:
+    "Probe accuracy by stratified k-fold cross-validation over all clips: `{'accuracy', 'std', 'folds'}` (the std is across folds)."
+    from sklearn.model_selection import StratifiedKFold
+    if method not in ('linear', 'knn'): raise ValueError(f"method must be 'linear' or 'knn', got {method!r}")
+    x, y = _np(feats), _np(labels).astype(int)
+    accs = []
+    for tr, va in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
+        if method == 'linear': accs.append(linear_probe(x[tr], y[tr], x[va], y[va], seed=seed, **kwargs).accuracy)
+        else: accs.append(knn_accuracy(torch.from_numpy(x[tr]), y[tr], torch.from_numpy(x[va]), y[va], **kwargs))
+    return dict(accuracy=float(np.mean(accs)), std=float(np.std(accs, ddof=1)), folds=[float(a) for a in accs])
+
 # %% ../nbs/10_transfer.ipynb #854597fd
 def _knn_names(inputs):
     a, b = inputs[0][0], inputs[1][0]
@@ -316,9 +334,10 @@ class KNNMonitor(Callback):
         files, labels = self.dls.files, torch.as_tensor(self.dls.labels)
         tr, va = item_ids(files, self.dls.train.items), item_ids(files, self.dls.valid.items)
         valid = _inner(self.dls.valid)
-        dl = valid.new(test_set(valid.dataset, list(files), with_labels=True), bs=self.extract_bs or self.dls.bs, shuffle=False, drop_last=False)
         mbar = getattr(getattr(self.learn, 'progress', None), 'mbar', None)
-        feats = extract_av_features(getattr(self.learn.model, 'module', self.learn.model), dl, len(files), parent=mbar)[:2]
+        with keep_rng():                        # watching a run does not change it
+            dl = valid.new(test_set(valid.dataset, list(files), with_labels=True), bs=self.extract_bs or self.dls.bs, shuffle=False, drop_last=False)
+            feats = extract_av_features(getattr(self.learn.model, 'module', self.learn.model), dl, len(files), parent=mbar)[:2]
         return [knn_accuracy(f[tr], labels[tr], f[va], labels[va], k=self.k, weighted=self.weighted, T=self.T) for f in feats]
 
 # %% ../nbs/10_transfer.ipynb #9020775a

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'get_video_files', 'VideoRef', 'AudioRef', 'DecodeAV', 'DecodeAVTrain', 'ClipCache', 'VideoBlock',
-           'AudioBlock', 'item_ids', 'ClipIdBlock', 'verify_videos_cached', 'AVTfmdDL', 'build_dataloaders',
-           'AVDataLoaders']
+           'AudioBlock', 'item_ids', 'ClipIdBlock', 'verify_videos_cached', 'AVTfmdDL', 'balanced_idxs',
+           'build_dataloaders', 'AVDataLoaders']
 
 # %% ../../nbs/03_data.block.ipynb #b58fa09e
 import xdc_fast.core   # first: fastai imported without its torch.jit.script warning (see core)
@@ -250,16 +250,29 @@ class AVTfmdDL(TfmdDL):
             except DecodeError as e:
                 with self.failures.get_lock(): self.failures.value += 1
                 warnings.warn(f"{e}; item replaced by another one")
-                s = random.randrange(len(self.dataset))
+                s = self.rng.randrange(len(self.dataset))       # the loader's own generator: the run's stream, not the global one
         raise DecodeError(f"{self.max_retries} items in a row failed to decode; is the data folder still there?")
 
     def new(self, dataset=None, cls=None, **kwargs):
         return super().new(dataset, cls, failures=self.failures, **kwargs)
 
-    weights = None      # per-item sampling weights (set by the clustering callback): sample with replacement
+    weights = None      # per-item sampling weights (set by the clustering callback): `balanced_idxs` of them
     def get_idxs(self):
         if self.weights is None or not self.shuffle: return super().get_idxs()
-        return torch.multinomial(self.weights, self.n, replacement=True).tolist()
+        return balanced_idxs(self.weights, self.n, self.rng)
+
+def balanced_idxs(weights, # (N,) sampling weights (any scale; 0: never drawn)
+                  n,       # indices to draw
+                  rng,     # a `random.Random` (a fastai loader's `rng`)
+                 )->list:
+    "`n` indices, item i about `n * w_i / sum(w)` times (the floor or the ceiling, by systematic sampling), shuffled: without replacement wherever the weights allow."
+    w = torch.as_tensor(weights, dtype=torch.float64)
+    order = torch.tensor(rng.sample(range(len(w)), len(w)), dtype=torch.long)   # a random order: which items round up is random
+    edges = torch.floor(torch.cumsum(w[order] / w.sum() * n, 0) + rng.random()).long()   # (N,) cumulative visits, one offset u in [0,1)
+    counts = torch.diff(edges, prepend=torch.zeros(1, dtype=torch.long))         # visits per item; sums to n
+    idxs = order.repeat_interleave(counts).tolist()
+    rng.shuffle(idxs)
+    return idxs
 
 # %% ../../nbs/03_data.block.ipynb #90db4413
 from IPython.display import display, Audio as _AudioPlayer, HTML as _HTML
