@@ -81,6 +81,19 @@ def test_recipe_overrides_reach_the_xdc_fast_rows(ds_with_speakers, tmp_path):
     assert c['xdc_fast'] == dict(RECIPES['xdc_fast'], warmup_epochs=1, aux_weight=0.0)
 
 
+@pytest.mark.slow
+def test_same_seed_same_probes_with_or_without_curves(ds_with_speakers, tmp_path):
+    "A row is a function of its seed and settings: run twice, and once more recording probe curves, it measures the same."
+    args = ('--data', ds_with_speakers, '--seeds', 1, '--epochs', 2, '--k', 3, '--bs', 8, '--variants', 'xdc,contrastive',
+            '--video_arch', 'r2plus1d_tiny', '--audio_arch', 'resnet_tiny_audio')
+    got = []
+    for i, curve in enumerate((0, 0, 1)):
+        r = run(*args, '--curve_every', curve, '--json', tmp_path/f'{i}.json')
+        assert r.returncode == 0, r.stderr[-3000:]
+        t = json.loads((tmp_path/f'{i}.json').read_text())
+        got.append({v: {p: t[v][p] for p in ('video', 'audio', 'video_knn', 'audio_knn')} for v in ('xdc', 'contrastive')})
+    assert got[0] == got[1] == got[2]
+
 def test_bad_arguments_exit_with_a_reason(synth_ds, tmp_path):
     r = run('--data', synth_ds, '--variants', 'xdc,simclr')
     assert r.returncode != 0 and "unknown variants ['simclr']" in r.stderr
