@@ -50,7 +50,8 @@ from fastai.torch_core import set_seed
 from xdc_fast.data.block import AVDataLoaders
 from xdc_fast.data.audio import nuisance_tfms
 from xdc_fast.data.decode import decode_clip
-from xdc_fast.learner import xdc_learner, to_channels_last, RECIPES, RunSeed
+from xdc_fast.learner import xdc_learner, to_channels_last, RunSeed
+from xdc_fast.core import Recipe
 from xdc_fast.models import get_encoder
 from xdc_fast.models import XDCModel, MultiHeadLoss
 from xdc_fast.callback import extract_av_features
@@ -168,7 +169,7 @@ def _train(dls, variant, cfg, seed, ve, ae, curve, mixed=False, **opts):
             for o in OVERRIDES:
                 if o in cfg: opts.setdefault(o, cfg[o])
         save_run = opts.pop('save_run', None)
-        learn = xdc_learner(dls, name, n_clusters=cfg['k'], video_arch=ve, audio_arch=ae, seed=seed, recluster_every=cfg['recluster_every'],
+        learn = xdc_learner(dls, name, n_clusters=(tuple(cfg['multi_k']),) * 2 if cfg.get('multi_k') else cfg['k'], video_arch=ve, audio_arch=ae, seed=seed, recluster_every=cfg['recluster_every'],
                             save_run=save_run, cbs=cbs, **opts)
     if cfg.get('channels_last'): to_channels_last(learn.model)
     if mixed: learn.to_mixed(cpu_bf16=True)
@@ -306,6 +307,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          n_redo:int=None,  # k-means restarts per clustering in the xdc_fast rows; default: the recipe's
          joint:str=None,  # CDC's clustering space in the xdc_fast rows: concat or each; default: the recipe's
          schedule:str='one_cycle',  # learning-rate schedule of every row: one_cycle (fit_one_cycle) or flat_cos (fit_flat_cos: flat, then cosine)
+         multi_k:str='',  # several clusterings per modality for the clustering rows, e.g. 16,32,64 (the losses averaged per encoder); empty: one, --k
          plain_layout:store_true=False,  # train with the plain memory layout (default: channels-last convolution weights, `to_channels_last`)
          resume:store_true=False,  # keep the runs already in --json (same settings) and run only the missing (seed, variant) pairs
          save_run:str=None,  # train XDC (seed 0, the table's settings) once more and save its `ClusterRun` here, for the tutorial's explorer (skipped if the file exists)
@@ -322,6 +324,8 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     if heads not in (None, 'reinit', 'fit', 'match', 'centroids'): raise SystemExit(f"--heads must be reinit, fit, match or centroids, got {heads!r}")
     if joint not in (None, 'concat', 'each'): raise SystemExit(f"--joint must be concat or each, got {joint!r}")
     if schedule not in ('one_cycle', 'flat_cos'): raise SystemExit(f"--schedule must be one_cycle or flat_cos, got {schedule!r}")
+    try: mks = [int(x) for x in multi_k.split(',') if x.strip()]
+    except ValueError: raise SystemExit(f"--multi_k must be integers like 16,32,64, got {multi_k!r}")
     overrides = dict(**({} if features == 'recipe' else dict(features=features)),
                      **({} if warmup_epochs is None else dict(warmup_epochs=int(warmup_epochs) if warmup_epochs >= 1 else warmup_epochs)),
                      **({} if aux_weight is None else dict(aux_weight=float(aux_weight))),
@@ -329,8 +333,9 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     cfg = dict(epochs=epochs, lr=lr, bs=bs, k=k, recluster_every=recluster_every, video_arch=video_arch, audio_arch=audio_arch,
                video_norm=None if video_norm == 'none' else video_norm, audio_norm=audio_norm, crop_scale=(crop_scale, 1.),
                channels_last=not plain_layout, **overrides, **({} if schedule == 'one_cycle' else dict(schedule=schedule)),
+               **(dict(multi_k=mks) if mks else {}),
                clip=dict(n_frames=n_frames, fps=fps, size=size, crop=crop), recipe='xdc_fast (xdc_learner defaults)',
-               xdc_fast=dict(RECIPES['xdc_fast'], **overrides))   # the options these rows ran with (the recipe's defaults change)
+               xdc_fast=Recipe.of('xdc_fast', **overrides).asdict())   # the options these rows ran with (the recipe's defaults change)
     dls = AVDataLoaders.from_folder(data, bs=bs, flip=False, crop_scale=cfg['crop_scale'], progress=False, cache=True, **cfg['clip'])
     files = dls.files
     split = np.array([Path(f).relative_to(data).parts[0] for f in files])

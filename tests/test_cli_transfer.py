@@ -23,11 +23,11 @@ def pretrained(synth_ds, tmp_path_factory):
 
 def test_pretrain_rejects_unknown_input_norm(synth_ds, tmp_path):
     r = run('pretrain', synth_ds, '--out', tmp_path/'x', '--audio-norm', 'layer')
-    assert r.returncode != 0 and "--audio_norm must be batch, cmvn or recipe, got 'layer'" in r.stderr
+    assert r.returncode != 0 and "--audio_norm must be one of 'batch', 'cmvn', got 'layer'" in r.stderr
     r = run('pretrain', synth_ds, '--out', tmp_path/'x', '--recipe', 'swav')
     assert r.returncode != 0 and "--recipe must be xdc_fast or paper, got 'swav'" in r.stderr
     r = run('pretrain', synth_ds, '--out', tmp_path/'x', '--features', 'extra')
-    assert r.returncode != 0 and "--features must be pass or train, got 'extra'" in r.stderr
+    assert r.returncode != 0 and "--features must be one of 'pass', 'train', got 'extra'" in r.stderr
     r = run('pretrain', synth_ds, '--out', tmp_path/'x', '--audio-noise', 2)
     assert r.returncode != 0 and "--audio_noise must be in [0, 1]" in r.stderr
 

@@ -2,7 +2,7 @@
 import csv, importlib.util, json, random, shutil, subprocess, sys
 from pathlib import Path
 import pytest
-from xdc_fast.learner import RECIPES
+from xdc_fast.core import Recipe
 
 SCRIPT = Path(__file__).resolve().parents[1]/'benchmarks'/'paper_table.py'
 
@@ -42,7 +42,7 @@ def test_table_json_has_every_variant_seed_and_probe(ds_with_speakers, tmp_path)
     assert set(t['curves']) == set(variants) - {'random'}                          # seed 0's probe curves, one point per epoch
     assert [q['epoch'] for q in t['curves']['xdc']] == [1, 2]
     assert t['config']['partial'] is False and t['config']['seeds'] == 2
-    assert t['config']['xdc_fast'] == RECIPES['xdc_fast']                     # the options the xdc_fast rows ran with
+    assert t['config']['xdc_fast'] == Recipe.of('xdc_fast').asdict()          # the options the xdc_fast rows ran with
     assert 0 <= t['config']['table_minutes'] <= t['config']['minutes']         # the table's own time, without the k sweep
     assert png.stat().st_size > 10_000
     assert 'video ordering:' in r.stdout and 'table took' in r.stdout
@@ -78,7 +78,7 @@ def test_recipe_overrides_reach_the_xdc_fast_rows(ds_with_speakers, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     c = json.loads(out.read_text())['config']
     assert (c['warmup_epochs'], c['aux_weight']) == (1, 0.0)
-    assert c['xdc_fast'] == dict(RECIPES['xdc_fast'], warmup_epochs=1, aux_weight=0.0)
+    assert c['xdc_fast'] == Recipe.of('xdc_fast', warmup_epochs=1, aux_weight=0.0).asdict()
 
 
 @pytest.mark.slow

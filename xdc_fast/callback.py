@@ -12,7 +12,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from fastcore.basics import store_attr
-from .core import pbar, keep_rng
+from .core import pbar, keep_rng, Recipe
 from fastai.callback.core import Callback
 from functools import partial
 from fastai.learner import Recorder, ValueMetric
@@ -161,27 +161,20 @@ def _cluster_metrics(cb, clusterings, head_spec, has_truth, has_proj):
     return [ValueMetric(partial(_logged, cb, n), n) for n in names]
 
 class ClusterCallback(Callback):
-    "Re-cluster features every epoch and train each head on its clustering's labels (XDC, SDC, MDC, CDC)."
+    "Re-cluster features every epoch and train each head on its clustering's labels (XDC, SDC, MDC, CDC), with the options of a `Recipe`."
     order = Recorder.order - 1          # before the Recorder, so our metrics exist when it reads them
-    def __init__(self, seed=0, pca_dim=None, n_iter=20, gpu=None, extract_bs=None, warn_degenerate=True, recluster_every=1,
-                 half_from=100_000, max_points_per_centroid=None,
-                 warmup_epochs=0,           # epochs of the contrastive loss alone before the first clustering (PCL; AVID before CMA)
-                 aux_weight=0.,             # weight of the contrastive loss beside the clustering loss after the warm-up (0: off)
-                 assign='kmeans',           # labels: 'kmeans' (the paper) or 'sinkhorn' (balanced, SeLa/SeLaVi)
-                 marginals='uniform',       # Sinkhorn cluster sizes: 'uniform' or 'gauss'
-                 sharpness=20.,             # Sinkhorn's lambda
-                 bn_warmup=0,               # train-mode forward batches (no gradient) before the first clustering of a fresh model (SeLaVi)
-                 features='pass',           # 'pass': a feature pass without augmentation (the paper); 'train': the training pass's embeddings (DeepCluster-v2)
-                 heads='reinit',            # linear heads after a clustering: 'reinit' (the paper), 'fit' (fitted to the new labels), 'match' (kept; clusters renumbered to fit them)
-                 eigen_power=-0.5,          # PCA scaling before k-means: -0.5 whitens (the paper), 0 keeps the variances
-                 n_redo=1,                  # k-means restarts per clustering (the lowest objective is kept)
-                 joint='concat',            # CDC: 'concat' (one PCA of both modalities' features) or 'each' (each modality's PCA, then concatenated)
-                 chance_epochs=3,           # warn when a head's cross-entropy stays at chance (ln k) this many clustering epochs in a row (0: never)
-                ):
-        if assign not in ('kmeans', 'sinkhorn'): raise ValueError(f"assign must be 'kmeans' or 'sinkhorn', got {assign!r}")
-        if heads not in ('reinit', 'fit', 'match', 'centroids'): raise ValueError(f"heads must be 'reinit', 'fit', 'match' or 'centroids', got {heads!r}")
-        store_attr(but='extract_bs,half_from')
-        self.feats = ClusterFeatures(features, extract_bs, half_from)
+    def __init__(self, recipe=None,                  # a `Recipe` or a name in `RECIPES` (None: the paper's)
+                 seed=0,                             # k-means seeds are seed*1000 + epoch
+                 gpu=None,                           # faiss k-means on the GPU(s): None when faiss sees one
+                 extract_bs=None,                    # batch size of the feature pass (default: the loaders')
+                 warn_degenerate=True,               # warn when a clustering collapses
+                 half_from=100_000,                  # features kept as float16 from this many items
+                 max_points_per_centroid=None,       # large N: PCA and centroids from at most k x this many points
+                 chance_epochs=3,                    # warn when a head's cross-entropy stays at chance (ln k) this many clustering epochs in a row (0: never)
+                 **overrides):                       # options of the recipe changed by name (`heads='fit'`)
+        self.recipe = Recipe.of(recipe or 'paper', **overrides)
+        store_attr('seed,gpu,warn_degenerate,max_points_per_centroid,chance_epochs')
+        self.feats = ClusterFeatures(self.recipe.features, extract_bs, half_from)
         self.log, self.clustered_epoch = {}, None
 
     @property
@@ -192,7 +185,7 @@ class ClusterCallback(Callback):
     def in_warmup(self)->bool: return self.epoch < getattr(self, 'n_warmup', 0)
 
     def before_fit(self):
-        w = self.warmup_epochs or 0
+        w = self.recipe.warmup_epochs or 0
         self.n_warmup = int(round(w * self.n_epoch)) if 0 < w < 1 else int(w)      # a float < 1: that share of the fit's epochs
         self.train_ids, self.valid_ids = (item_ids(self.dls.files, dl.items) for dl in (self.dls.train, self.dls.valid))
         self.feats.setup(self.learn, self.train_ids, self.valid_ids)
@@ -204,10 +197,10 @@ class ClusterCallback(Callback):
 
     def before_train(self):
         lf = self.learn.loss_func            # the contrastive loss alone in the warm-up, then the clustering loss (+ aux_weight x contrastive)
-        if hasattr(lf, 'contrastive_weight'): lf.cluster_weight, lf.contrastive_weight = (0., 1.) if self.in_warmup else (1., self.aux_weight)
+        if hasattr(lf, 'contrastive_weight'): lf.cluster_weight, lf.contrastive_weight = (0., 1.) if self.in_warmup else (1., self.recipe.aux_weight)
         if self.in_warmup: return                                   # the contrastive warm-up: no clustering yet
         if self.clustered_epoch is not None and hasattr(self.learn, 'lr_finder'): return    # lr_find (found as fastai's callbacks do): cluster once
-        due = self.clustered_epoch is None or self.epoch - self.clustered_epoch >= self.recluster_every
+        due = self.clustered_epoch is None or self.epoch - self.clustered_epoch >= self.recipe.recluster_every
         if due and self.clustered_epoch != self.epoch: self.recluster(self.epoch)
 
     def before_batch(self):
@@ -264,14 +257,14 @@ class ClusterCallback(Callback):
     def recluster(self, epoch):
         "Features, then `recluster` on rank 0 (`on_main`); every rank sets the new targets, resets the heads and the sampler (once per epoch)."
         model = self.learn.model
-        if self.bn_warmup and epoch == 0 and self.state.targets is None: warmup_batchnorm(model, self.dls.train, self.bn_warmup)
+        if self.recipe.bn_warmup and epoch == 0 and self.state.targets is None: warmup_batchnorm(model, self.dls.train, self.recipe.bn_warmup)
         had = any(n in self.state.clusterings for n in model.clusterings)     # an earlier clustering (persistent heads keep its numbering)
         fv, fa, ok = self.feats.get(epoch)
         new, log = on_main(self._cluster, fv, fa, ok, epoch)
         self.state.update(new); self.log = {**self.log, **log}
         if self.warn_degenerate: _warn_degenerate(self.log, model.clusterings)
-        reset_heads(model, self.state, self.learn.opt, keep_linear=self.heads == 'match' and had)
-        if self.heads == 'fit': fit_heads(model, dict(v=fv, a=fa), self.state, getattr(self, 'clustered_ids', None), seed=self.seed * 1000 + epoch)
+        reset_heads(model, self.state, self.learn.opt, keep_linear=self.recipe.heads == 'match' and had)
+        if self.recipe.heads == 'fit': fit_heads(model, dict(v=fv, a=fa), self.state, getattr(self, 'clustered_ids', None), seed=self.seed * 1000 + epoch)
         sup = dict.fromkeys(c for _, _, c in model.head_spec)            # the supervising clusterings, once each
         _inner(self.dls.train).weights = cluster_weights(*[self.state[c]['labels'][self.train_ids] for c in sup])
         self.clustered_epoch = epoch
@@ -282,9 +275,8 @@ class ClusterCallback(Callback):
         self.clustered_ids = tr                                     # the training items of this clustering (for the metrics)
         return recluster(dict(v=fv, a=fa), model.clusterings, [c for _, _, c in model.head_spec], tr, va, epoch,
                          prev={n: c['labels'] for n, c in self.state.clusterings.items() if n in model.clusterings},
-                         truth=getattr(self.dls, 'labels', None), seed=self.seed, pca_dim=self.pca_dim, n_iter=self.n_iter, gpu=self.gpu,
-                         max_points_per_centroid=self.max_points_per_centroid, assign=self.assign, marginals=self.marginals, sharpness=self.sharpness,
-                         eigen_power=self.eigen_power, n_redo=self.n_redo, joint=self.joint, match=self.heads == 'match')
+                         truth=getattr(self.dls, 'labels', None), seed=self.seed, recipe=self.recipe, gpu=self.gpu,
+                         max_points_per_centroid=self.max_points_per_centroid)
 
 def _warn_degenerate(log, clusterings):
     for name, (_, k) in clusterings.items():

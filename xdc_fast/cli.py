@@ -15,34 +15,23 @@ def _norm_kw(norm)->dict:
     "`get_encoder` keyword for a CLI input-normalisation name ('none': no input normalisation layer)."
     return dict(input_norm=None if norm == 'none' else norm)
 
-def _resolve_norms(recipe, video_norm, audio_norm)->tuple:
-    "CLI names of the input norms: 'recipe' becomes the recipe's ('none' for no video normalisation layer)."
-    from xdc_fast.learner import RECIPES
-    r = RECIPES[recipe]
-    return (r['video_norm'] or 'none') if video_norm == 'recipe' else video_norm, r['audio_norm'] if audio_norm == 'recipe' else audio_norm
-
-def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume=False,
-              video_norm='recipe', audio_norm='recipe', recipe='xdc_fast', mixed=False, data_cfg=None, **opts):
+def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out, seed, recipe, resume=False,
+              mixed=False, data_cfg=None, recipe_name=None, **opts):
     "Pretrain one variant; run folder gets config.json, metrics.csv and checkpoint.pth."
     import json, warnings
     from fastai.torch_core import set_seed
     from xdc_fast.learner import xdc_learner, RunCheckpoint, RunCSVLogger
     from xdc_fast.distributed import xdc_distributed, is_main, world_size
-    from xdc_fast.models import get_encoder
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     set_seed(seed)                                  # the same seed on every rank
-    video_norm, audio_norm = _resolve_norms(recipe, video_norm, audio_norm)
-    ve, ae = get_encoder(video_arch, **_norm_kw(video_norm)), get_encoder(audio_arch, **_norm_kw(audio_norm))
-    opts = {k: v for k, v in opts.items() if v is not None}
-    learn = xdc_learner(dls, variant, n_clusters=n_clusters, video_arch=ve, audio_arch=ae, recipe=recipe, **opts,
-                        seed=seed, pca_dim=pca_dim, recluster_every=recluster_every, path=out, model_dir='.')
+    learn = xdc_learner(dls, variant, n_clusters=n_clusters, video_arch=video_arch, audio_arch=audio_arch, recipe=recipe, **opts,
+                        seed=seed, path=out, model_dir='.')
     if mixed: learn.to_mixed(cpu_bf16=True)         # fp16 on CUDA, bf16 autocast on the CPU
     xdc_distributed(learn)                          # several ranks (torchrun): DDP + sharded loaders; nothing in one process
     if is_main():                                   # one writer: rank 0
         (out/'config.json').write_text(json.dumps(dict(variant=variant, epochs=epochs, lr=lr, n_clusters=n_clusters, video_arch=video_arch,
-                                                       audio_arch=audio_arch, video_norm=video_norm, audio_norm=audio_norm,
-                                                       seed=seed, pca_dim=pca_dim, recluster_every=recluster_every,
-                                                       **{k: v for k, v in learn.recipe.items() if k not in ('video_norm', 'audio_norm')},
+                                                       audio_arch=audio_arch, seed=seed, recipe=recipe_name,
+                                                       **dict(recipe.asdict(), video_norm=recipe.video_norm or 'none'),   # the CLI's name for no norm
                                                        mixed=mixed, **(data_cfg or {}),
                                                        files=len(dls.files), world_size=world_size(), **dls.clip_cfg), indent=1))
     ckpt = out/'checkpoint.pth'
@@ -84,10 +73,12 @@ def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder 
           f"classes: {', '.join(dls.label_vocab)})")
     dls.show_batch(max_n=4).savefig(out/'show_batch.png', dpi=90)
     if recipe not in ('xdc_fast', 'paper'): sys.exit(f"xdc_fast demo: --recipe must be xdc_fast or paper, got {recipe!r}")
+    from xdc_fast.core import Recipe
     res = {}
     for variant in ('xdc', 'sdc'):
         print(f"\n{variant.upper()} pretraining ({epochs} epochs, k={k}, clustering every {recluster_every}, recipe {recipe}, r2plus1d_small + resnet_small_audio):")
-        learn = _pretrain(dls, variant, epochs, lr, (k, k), 'r2plus1d_small', 'resnet_small_audio', out/variant, seed, None, recluster_every, recipe=recipe)
+        learn = _pretrain(dls, variant, epochs, lr, (k, k), 'r2plus1d_small', 'resnet_small_audio', out/variant, seed,
+                          Recipe.of(recipe, recluster_every=recluster_every), recipe_name=recipe)
         run = ClusterRun.from_learner(learn)
         res[variant] = {m: _final_nmi(run, m) for m in ('video', 'audio')}
         fig = show_clusters(run, 'video', n_samples=4, max_clusters=6)
@@ -139,7 +130,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
              video_norm:str='recipe',       # video encoder input: 'none' (dataset statistics), 'clip' (standardise each clip) or 'recipe'
              audio_norm:str='recipe',       # audio encoder input: 'batch' (learned BatchNorm), 'cmvn' (per band over time) or 'recipe'
              recipe:str='xdc_fast',         # defaults of the bootstrapping options: xdc_fast or paper (XDC as published)
-             heads:str=None,                # reinit (the paper) or centroids (DeepCluster-v2); default: the recipe's
+             heads:str=None,                # reinit (the paper), fit (fitted to each clustering), match (kept, clusters renumbered) or centroids (DeepCluster-v2); default: the recipe's
              assign:str=None,               # kmeans (the paper) or sinkhorn (balanced, SeLa); default: the recipe's
              warmup_epochs:float=None,      # contrastive epochs before the first clustering (a number < 1: share of --epochs)
              aux_weight:float=None,         # contrastive loss kept beside the clustering loss after the warm-up (0: off)
@@ -155,21 +146,24 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
              workers:int=None,              # decoding worker processes (default: CPU count, at most 8)
              n_frames:int=8, fps:int=16,    # clip length and rate
              size:int=128, crop:int=112,    # decoded short side and crop
-             pca_dim:int=None,              # PCA-whitening dimensions (default: auto, 256 at scale)
+             pca_dim:int=None,              # PCA size before k-means (default: the recipe's; auto, 256 at scale; 0: none)
+             eigen_power:float=None,        # PCA scaling before k-means: -0.5 whitens (the paper), 0 keeps the variances; default: the recipe's
+             n_redo:int=None,               # k-means restarts per clustering; default: the recipe's
              max_points_per_centroid:int=None, # large N: cluster a sample of k x this many points (default: every point)
              extract_bs:int=None,           # batch size of the clustering's feature pass (default: --bs)
              cpu_kmeans:bool=False,         # faiss k-means on the CPU even where it sees a GPU
-             recluster_every:int=1,         # epochs between clusterings
+             recluster_every:int=None,      # epochs between clusterings; default: the recipe's
              seed:int=0,                    # run seed
              resume:bool=False,             # continue from OUT/checkpoint.pth
             ):
     "Pretrain a video and an audio encoder on DATA by deep clustering; resumable run folder in OUT."
     if variant not in ('xdc', 'sdc', 'mdc', 'cdc', 'contrastive'): sys.exit(f"xdc_fast pretrain: --variant must be xdc, sdc, mdc, cdc or contrastive, got {variant!r}")
     if recipe not in ('xdc_fast', 'paper'): sys.exit(f"xdc_fast pretrain: --recipe must be xdc_fast or paper, got {recipe!r}")
-    if heads not in (None, 'reinit', 'centroids'): sys.exit(f"xdc_fast pretrain: --heads must be reinit or centroids, got {heads!r}")
-    if assign not in (None, 'kmeans', 'sinkhorn'): sys.exit(f"xdc_fast pretrain: --assign must be kmeans or sinkhorn, got {assign!r}")
-    if features not in (None, 'pass', 'train'): sys.exit(f"xdc_fast pretrain: --features must be pass or train, got {features!r}")
-    if warmup_epochs is not None and warmup_epochs >= 1: warmup_epochs = int(warmup_epochs)
+    from xdc_fast.core import Recipe
+    try: r = Recipe.of(recipe, heads=heads, assign=assign, warmup_epochs=warmup_epochs, aux_weight=aux_weight, bn_warmup=bn_warmup, features=features,
+                       pca_dim=pca_dim, eigen_power=eigen_power, n_redo=n_redo, recluster_every=recluster_every,
+                       video_norm=None if video_norm == 'recipe' else video_norm, audio_norm=None if audio_norm == 'recipe' else audio_norm)
+    except (ValueError, TypeError) as e: sys.exit(f"xdc_fast pretrain: --{e}")      # the recipe names the option and its choices
     try: ks = tuple(int(k) for k in str(n_clusters).split(','))
     except ValueError: sys.exit(f"xdc_fast pretrain: --n_clusters must be two integers like 64,64, got {n_clusters!r}")
     if len(ks) != 2 or min(ks) < 2: sys.exit(f"xdc_fast pretrain: --n_clusters must be two integers >= 2 like 64,64, got {n_clusters!r}")
@@ -177,8 +171,6 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     if epochs < 1 or bs < 1: sys.exit(f"xdc_fast pretrain: --epochs and --bs must be >= 1, got {epochs} and {bs}")
     if not 0 <= audio_noise <= 1 or audio_shift < 0: sys.exit(f"xdc_fast pretrain: --audio_noise must be in [0, 1] and --audio_shift >= 0, got {audio_noise} and {audio_shift}")
     if resume and not (Path(out)/'checkpoint.pth').exists(): sys.exit(f"xdc_fast pretrain: --resume but {Path(out)/'checkpoint.pth'} does not exist")
-    if video_norm not in ('none', 'clip', 'recipe'): sys.exit(f"xdc_fast pretrain: --video_norm must be none, clip or recipe, got {video_norm!r}")
-    if audio_norm not in ('batch', 'cmvn', 'recipe'): sys.exit(f"xdc_fast pretrain: --audio_norm must be batch, cmvn or recipe, got {audio_norm!r}")
     import matplotlib; matplotlib.use('Agg')
     from xdc_fast.data.block import AVDataLoaders
     from xdc_fast.models import ENCODERS
@@ -190,9 +182,9 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     try:
         dls = main_first(AVDataLoaders.from_folder, data, bs=bs, num_workers=workers, n_frames=n_frames, fps=fps, size=size, crop=crop, cache=cache,
                          audio_noise=audio_noise, audio_shift=audio_shift)
-        _pretrain(dls, variant, epochs, lr, ks, video_arch, audio_arch, out, seed, pca_dim, recluster_every, resume, video_norm, audio_norm,
-                  recipe, mixed=mixed, data_cfg=dict(audio_noise=audio_noise, audio_shift=audio_shift), heads=heads, assign=assign, warmup_epochs=warmup_epochs, aux_weight=aux_weight, bn_warmup=bn_warmup,
-                  features=features, max_points_per_centroid=max_points_per_centroid, extract_bs=extract_bs, gpu=False if cpu_kmeans else None)
+        _pretrain(dls, variant, epochs, lr, ks, video_arch, audio_arch, out, seed, r, resume, mixed=mixed, recipe_name=recipe,
+                  data_cfg=dict(audio_noise=audio_noise, audio_shift=audio_shift),
+                  max_points_per_centroid=max_points_per_centroid, extract_bs=extract_bs, gpu=False if cpu_kmeans else None)
     finally: teardown_distributed()
     if main: print(f"run folder: {out} (config.json, metrics.csv, checkpoint.pth, cluster_run.pt)")
 

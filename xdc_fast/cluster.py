@@ -11,6 +11,7 @@ __all__ = ['pca_fit', 'pca_apply', 'use_faiss_gpu', 'assign', 'kmeans', 'auto_pc
 import numpy as np
 import torch
 import faiss
+from .core import Recipe
 from sklearn.metrics import normalized_mutual_info_score
 
 # %% ../nbs/05_cluster.ipynb #f5f9bdf1
@@ -234,14 +235,13 @@ def recluster(feats,                  # {'v': (N, d_v), 'a': (N, d_a)} features 
               epoch=0,                # k-means seeds are `seed * 1000 + epoch`
               prev=None,              # {name: (N,) labels} of the previous clustering, for `nmi_prev`
               truth=None,             # (N,) true labels, for `nmi_true` (evaluation only)
-              seed=0, pca_dim=None, n_iter=20, gpu=None, max_points_per_centroid=None, eigen_power=-0.5, n_redo=1,   # `cluster_features`'
-              assign='kmeans',        # 'kmeans' labels, or 'sinkhorn': balanced labels from the centroid similarities
-              marginals='uniform', sharpness=20.,
-              joint='concat',         # CDC's 'av' space: 'concat' (one PCA of the concatenated features) or 'each' (each modality's PCA, then concatenated)
-              match=False,            # renumber each clustering's clusters to agree best with `prev` (persistent heads keep their meaning)
+              seed=0,                 # k-means seeds are `seed * 1000 + epoch`
+              recipe=None,            # a `Recipe` (None: the paper's): its pca_dim, eigen_power, n_redo, n_iter, assign, marginals, sharpness, joint, and heads='match' (renumber to agree with `prev`)
+              gpu=None, max_points_per_centroid=None,   # `cluster_features`'
+              **overrides,            # options of the recipe changed for this call (`pca_dim=8`)
              )->tuple:
     "One re-clustering from features: `(state, log)`, the new clustering state (per clustering: labels, centroids, PCA; targets) and its metrics."
-    if assign not in ('kmeans', 'sinkhorn'): raise ValueError(f"assign must be 'kmeans' or 'sinkhorn', got {assign!r}")
+    r = Recipe.of(recipe or 'paper', **overrides)
     tr, va, prev = torch.as_tensor(train_ids).long(), torch.as_tensor(valid_ids).long(), prev or {}
     if not len(tr): raise RuntimeError(f"no training item has features at epoch {epoch}: no file could be decoded; is the data folder still there?")
     n = len(next(iter(feats.values())))
@@ -249,19 +249,18 @@ def recluster(feats,                  # {'v': (N, d_v), 'a': (N, d_a)} features 
         if bad := (~torch.isfinite(f[tr].float()).all(1)).sum().item():
             raise FloatingPointError(f"{'video' if m == 'v' else 'audio'} encoder features of {bad} of {len(tr)} training "
                                      f"items are NaN/Inf at epoch {epoch}: training diverged; lower the learning rate")
-    if joint not in ('concat', 'each'): raise ValueError(f"joint must be 'concat' or 'each', got {joint!r}")
     clusters, log = {}, {}
-    kw = dict(pca_dim=pca_dim, n_iter=n_iter, gpu=gpu, max_points_per_centroid=max_points_per_centroid, eigen_power=eigen_power, n_redo=n_redo)
+    kw = dict(pca_dim=r.pca_dim, n_iter=r.n_iter, gpu=gpu, max_points_per_centroid=max_points_per_centroid, eigen_power=r.eigen_power, n_redo=r.n_redo)
     for name, (src, k) in clusterings.items():
         x = torch.cat([feats['v'], feats['a']], 1) if src == 'av' else feats[src]
-        pca = _each_pca(feats, tr, pca_dim, eigen_power) if src == 'av' and joint == 'each' else None
+        pca = _each_pca(feats, tr, r.pca_dim, r.eigen_power) if src == 'av' and r.joint == 'each' else None
         c = cluster_features(x[tr], k, seed=seed * 1000 + epoch, pca=pca, **kw)
-        if assign == 'sinkhorn':                       # SeLa: balanced labels from the cosine similarity to the k-means centroids
+        if r.assign == 'sinkhorn':                       # SeLa: balanced labels from the cosine similarity to the k-means centroids
             z = pca_apply(x[tr], c['A'], c['b'])
-            lab = sinkhorn_labels(z @ torch.nn.functional.normalize(c['centroids'], dim=1).T, sharpness, marginals, seed=seed * 1000 + epoch)
+            lab = sinkhorn_labels(z @ torch.nn.functional.normalize(c['centroids'], dim=1).T, r.sharpness, r.marginals, seed=seed * 1000 + epoch)
             c = dict(c, labels=lab, dist=((z - c['centroids'][lab]) ** 2).sum(1))
         old = prev.get(name)
-        if match and old is not None: c = _renumber(c, match_labels(c['labels'], old[tr], k))
+        if r.heads == 'match' and old is not None: c = _renumber(c, match_labels(c['labels'], old[tr], k))
         labels, dist = torch.full((n,), -1, dtype=torch.long), torch.zeros(n)
         labels[tr], dist[tr] = c['labels'], c['dist']
         if len(va): labels[va], dist[va] = assign_new(x[va], c, return_dist=True)

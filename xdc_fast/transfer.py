@@ -246,8 +246,9 @@ def linear_probe(train_feats,                  # (N,d) frozen features of the tr
     search = {}
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')                 # convergence warnings of the weakly regularised fits
-        for C in Cs: search[C] = float((_probe_model(model, C, seed, max_iter).fit(x1, y1).predict(x2) == y2).mean())
-        best = max(Cs, key=lambda C: (search[C], -abs(math.log10(C))))      # ties: the C closest to 1
+        if len(Cs) > 1:                                 # one C: nothing to search
+            for C in Cs: search[C] = float((_probe_model(model, C, seed, max_iter).fit(x1, y1).predict(x2) == y2).mean())
+        best = max(Cs, key=lambda C: (search.get(C, 0.), -abs(math.log10(C))))      # ties: the C closest to 1
         clf = _probe_model(model, best, seed, max_iter).fit(xt, yt)
     return ProbeResult(float((clf.predict(xv) == yv).mean()), clf, best, search)
 
@@ -286,15 +287,16 @@ def cv_probe(feats,               # (N,d) frozen features of every labelled clip
              seed=0,              # fold assignment and solver seed
              **kwargs,            # to `linear_probe` (`Cs`, `model`) or `knn_accuracy` (`k`, `T`)
             )->dict:
-    "Probe accuracy by stratified k-fold cross-validation over all clips: `{'accuracy', 'std', 'folds'}` (the std is across folds)."
+    "Probe accuracy by stratified k-fold cross-validation over all clips: `{'accuracy', 'std', 'folds', 'C'}` (the std is across folds; a linear probe's C is searched inside the first fold, then kept)."
     from sklearn.model_selection import StratifiedKFold
     if method not in ('linear', 'knn'): raise ValueError(f"method must be 'linear' or 'knn', got {method!r}")
     x, y = _np(feats), _np(labels).astype(int)
-    accs = []
+    accs, C = [], None
     for tr, va in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
-        if method == 'linear': accs.append(linear_probe(x[tr], y[tr], x[va], y[va], seed=seed, **kwargs).accuracy)
-        else: accs.append(knn_accuracy(torch.from_numpy(x[tr]), y[tr], torch.from_numpy(x[va]), y[va], **kwargs))
-    return dict(accuracy=float(np.mean(accs)), std=float(np.std(accs, ddof=1)), folds=[float(a) for a in accs])
+        if method == 'knn': accs.append(knn_accuracy(torch.from_numpy(x[tr]), y[tr], torch.from_numpy(x[va]), y[va], **kwargs)); continue
+        r = linear_probe(x[tr], y[tr], x[va], y[va], seed=seed, **dict(kwargs, **({} if C is None else dict(Cs=(C,)))))
+        accs.append(r.accuracy); C = r.C                # the first fold's search picks C for every fold (a fifth of the fits)
+    return dict(accuracy=float(np.mean(accs)), std=float(np.std(accs, ddof=1)), folds=[float(a) for a in accs], C=C)
 
 # %% ../nbs/10_transfer.ipynb #854597fd
 def _knn_names(inputs):
