@@ -181,6 +181,8 @@ def _train(dls, variant, cfg, seed, ve, ae, curve, mixed=False, **opts):
     cc = next((cb for cb in learn.cbs if type(cb).__name__ == 'ClusterCallback'), None)
     learn.model.final_log = {k: float(v) for k, v in (cc.log if cc is not None else {}).items()
                              if k.startswith(('nmi_true', 'purity', 'nmi_prev', 'ce_', 'acc_', 'nce')) and np.isfinite(v)}   # the last epoch's diagnostics
+    learn.model.history = dict(names=list(learn.recorder.metric_names[1:-1]),          # fastai's table, epoch by epoch (not the epoch and time columns)
+                               values=[[float(x) if x is not None else float('nan') for x in row] for row in learn.recorder.values])
     return learn.model
 
 def summarise(per_seed)->dict:
@@ -240,6 +242,35 @@ def targets(table, kind=None)->list:
         out.append(("XDC's final clusters: NMI with the label ≥ 0.6 on both modalities", min(nmis.values()) >= 0.6,
                     ', '.join(f"{k[9:]} {v:.3f}" for k, v in nmis.items())))
     return out
+
+def paired_rows(table, pairs, probes=('video', 'audio'))->list:
+    "One row per (a, b, probe): a's and b's means and the paired difference over their common seeds (mean, std, seeds)."
+    out = []
+    for a, b in pairs:
+        if a not in table or b not in table: continue
+        for p in probes:
+            m, s, n = paired(table, a, b, p)
+            out.append(dict(a=a, b=b, probe=p, mean_a=table[a][p], mean_b=table[b][p], diff=m, diff_std=s, seeds=n,
+                            beyond_2std=bool(m > 2 * s) if n > 1 else None))
+    return out
+
+def plot_history(table, variants=None, path=None):
+    "Seed 0's per-epoch diagnostics: each head's cross-entropy against its own targets and the clusters' NMI with the label."
+    import matplotlib.pyplot as plt
+    hist = table.get('history') or {}
+    variants = [v for v in (variants or hist) if v in hist]
+    fig, axs = plt.subplots(1, 3, figsize=(15, 3.6))
+    for v in variants:
+        h = hist[v]; vals = np.array(h['values'], dtype=float); ep = np.arange(1, len(vals) + 1)
+        for j, n in enumerate(h['names']):
+            if n.startswith('ce_'): axs[0].plot(ep, vals[:, j], marker='.', label=f"{v} {n[3:]}")
+            elif n.startswith('acc_'): axs[1].plot(ep, vals[:, j], marker='.', label=f"{v} {n[4:]}")
+            elif n.startswith('nmi_true_'): axs[2].plot(ep, vals[:, j], marker='.', label=f"{v} {n[9:]}")
+    for a, t in zip(axs, ('cross-entropy of each head vs its targets', 'accuracy of each head vs its targets', 'NMI of the clusters with the label')):
+        a.set_title(t, fontsize=9); a.set_xlabel('epoch'); a.grid(alpha=.3); a.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    if path: fig.savefig(path, dpi=110); plt.close(fig)
+    return fig
 
 def plot_table(table, path=None):
     "Bar chart of every probe per variant (mean, std error bars), and the seed-0 probe curves when the table has them."
@@ -342,20 +373,20 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     labels = {'label': dls.labels.numpy(), **nuisance_labels(data, files)}
     print(f"{data}: {int((split == 'train').sum())} train / {int((split == 'valid').sum())} valid videos, {len(dls.label_vocab)} labels, "
           f"nuisances: {', '.join(k for k in labels if k != 'label')}; {dls.cache} ({time.time() - t_start:.0f} s)", flush=True)
-    rows, timings, curves, ablation_rows, sweep, earlier, ran = {v: [] for v in names}, {}, {}, {}, {}, 0., False
+    rows, timings, curves, ablation_rows, sweep, earlier, ran, history = {v: [] for v in names}, {}, {}, {}, {}, 0., False, {}
     if resume and json and Path(json).exists():                  # a stopped run: keep what it measured, with the same settings
         old = _json.loads(Path(json).read_text())
         was, now = {k: old['config'].get(k, False if k == 'channels_last' else None) for k in cfg}, _json.loads(_json.dumps(cfg))   # files from before the layout option: plain
         if diff := [f"{k}: {was[k]} there, {now[k]} now" for k in cfg if was[k] != now[k]]:
             raise SystemExit(f"--resume: {json} was measured with other settings ({'; '.join(diff)}); use another --json")
         for v in names: rows[v] = [r for r in old.get(v, {}).get('per_seed', []) if r['seed'] < seeds]
-        curves, ablation_rows, sweep = old.get('curves', {}), old.get('ablation', {}), old.get('k_sweep', {})
+        curves, ablation_rows, sweep, history = old.get('curves', {}), old.get('ablation', {}), old.get('k_sweep', {}), old.get('history', {})
         earlier = old['config'].get('table_minutes', 0.)
         cfg.update({k: old['config'][k] for k in CARRIED if k in old['config']})   # where the file's rows came from, kept through --resume
         print(f"--resume: kept {sum(map(len, rows.values()))} runs of {json}", flush=True)
     def snapshot(partial=True):
         out = {v: summarise(rows[v]) for v in names if rows[v]}
-        return dict(out, curves=curves, ablation=ablation_rows, k_sweep=sweep)
+        return dict(out, curves=curves, history=history, ablation=ablation_rows, k_sweep=sweep)
     for seed in range(seeds):
         for v in names:
             if any(r['seed'] == seed for r in rows[v]): continue      # measured by an earlier run (--resume)
@@ -367,6 +398,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
                      seconds=round(time.time() - t0))                       # this run's time, training and probes
             rows[v].append(r); timings.setdefault(v, []).append(r['seconds'])
             if curve is not None: curves[v] = curve.points
+            if seed == 0 and hasattr(model, 'history'): history[v] = model.history     # seed 0's per-epoch diagnostics
             print(f"seed {seed} {v:12s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({r['seconds']} s)", flush=True)
             if json: _save(json, snapshot(), cfg, data, seed + 1, t_start, partial=True,   # the table's time so far: a stopped run keeps it for --resume
                            table_minutes=round(earlier + (time.time() - t_start) / 60, 1))

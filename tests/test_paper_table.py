@@ -32,7 +32,9 @@ def test_table_json_has_every_variant_seed_and_probe(ds_with_speakers, tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     t = json.loads(out.read_text())
     variants = ('random', 'xdc_paper', 'xdc', 'contrastive', 'supervised')
-    assert set(t) == set(variants) | {'curves', 'ablation', 'k_sweep', 'config'}
+    assert set(t) == set(variants) | {'curves', 'history', 'ablation', 'k_sweep', 'config'}
+    h = t['history']['xdc']                                                       # seed 0's per-epoch table: the per-head diagnostics
+    assert 'ce_v<-a3' in h['names'] and 'nce' in h['names'] and len(h['values']) == 2 and len(h['values'][0]) == len(h['names'])
     for v in variants:
         assert [s['seed'] for s in t[v]['per_seed']] == [0, 1]
         for p in ('video', 'audio', 'speaker', 'background'):

@@ -1,7 +1,7 @@
 """Write README.md from nbs/index.ipynb without Quarto (which `nbdev_readme` needs).
 
-Markdown cells are copied; code cells become ```python blocks; `#| hide` cells are skipped and `#|` directive
-lines dropped. Run `python tools/make_readme.py`; CI checks README.md is in sync with `--check`."""
+Markdown cells are copied (images beside the notebooks, `images/...`, linked as `nbs/images/...` from the repository
+root); code cells become ```python blocks; `#| hide` cells are skipped and `#|` directive lines dropped. Run `python tools/make_readme.py`; CI checks README.md is in sync with `--check`."""
 import json, sys
 from pathlib import Path
 
@@ -12,7 +12,7 @@ def render(nb_path):
     for c in cells:
         src = ''.join(c['source']).rstrip()
         lines = src.splitlines()
-        if c['cell_type'] == 'markdown': out.append(src)
+        if c['cell_type'] == 'markdown': out.append(src.replace('](images/', '](nbs/images/'))
         elif c['cell_type'] == 'code':
             if any(l.strip() in ('#| hide', '#|hide') for l in lines): continue
             code = '\n'.join(l for l in lines if not l.lstrip().startswith('#|')).strip()

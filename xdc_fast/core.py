@@ -128,7 +128,7 @@ class Recipe:
             if recipe not in RECIPES: raise ValueError(f"recipe must be one of {', '.join(RECIPES)} or a Recipe, got {recipe!r}")
             recipe = RECIPES[recipe]
         if bad := sorted(set(overrides) - set(cls.fields())): raise TypeError(f"not an option of Recipe: {', '.join(bad)}; the options are {', '.join(cls.fields())}")
-        return dataclasses.replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
+        return dataclasses.replace(recipe, **{k: v for k, v in overrides.items() if v is not None and v != 'recipe'})   # 'recipe': the earlier sentinel for the same
 
     @classmethod
     def fields(cls)->tuple: return tuple(f.name for f in dataclasses.fields(cls))
