@@ -126,7 +126,7 @@ def main(argv=None):
     set_seed(0); xdt = xdc_learner(dls, 'xdc', n_clusters=N_CLUSTERS, pca_dim=PCA_DIM, features='train', **ARCH)
     set_seed(0); sup = supervised_learner(dls)
     for learn in (xdc, xdt, sup): learn.add_cb(PhaseTimer())
-    cb, timers = xdc.cluster_cb, Timers()
+    cb, timers = xdc.cluster, Timers()
     cb.recluster, cb.feats.get, cb._cluster = timers.wrap('recluster', cb.recluster), timers.wrap('features', cb.feats.get), timers.wrap('cluster', cb._cluster)
     xcl.cluster_features = timers.wrap('kmeans', xcl.cluster_features)   # faiss PCA + k-means + assignment, looked up by `recluster` at call time
 

@@ -65,9 +65,12 @@ PROBES = ('video', 'audio', 'speaker', 'background')
 OVERRIDES = ('warmup_epochs', 'features', 'aux_weight', 'heads', 'eigen_power', 'n_redo', 'joint')   # options of xdc_fast's recipe the table can set
 ABLATION = {                                  # XDC with one option of xdc_fast's recipe changed (seed 0), most telling first
     'xdc (defaults)': {},                     # = the table's xdc row, seed 0
-    'warmup_epochs=0': dict(warmup_epochs=0),  # no contrastive-only warm-up: the clustering from the first epoch (the recipe's default 2026-12-04 to 12-06)
+    'warmup_epochs=0': dict(warmup_epochs=0),  # no contrastive-only warm-up: the clustering from the first epoch
     'aux_weight=0': dict(aux_weight=0.),
+    'heads=reinit': dict(heads='reinit'),     # the paper's fresh heads (the recipe fits each head to its clustering)
+    'heads=match': dict(heads='match'),       # persistent heads, clusters renumbered (SeLaVi)
     'heads=centroids': dict(heads='centroids'),
+    'eigen_power=-0.5': dict(eigen_power=-0.5, n_redo=1),   # the paper's whitening PCA and one k-means run
     'paper recipe': dict(recipe='paper'),     # = the table's xdc_paper row, seed 0
     'audio noise+shift': dict(audio_noise=0.5, audio_shift=0.1),   # ColouredNoise + TimeShift on the training audio
     'features=pass': dict(features='pass'),   # the paper's extra feature pass (the recipe clusters the training pass's embeddings)

@@ -45,6 +45,6 @@ def test_same_seed_same_run_even_when_watched(synth_ds):
 
 def test_fitted_heads_predict_their_labels(synth_ds):
     learn = _run(synth_ds, 0, heads='fit')
-    cc = learn.cluster_cb
+    cc = learn.cluster
     assert 0 <= cc.log['acc_v<-a3'] <= 1 and cc.log['ce_v<-a3'] > 0   # the per-head diagnostics are in the log
     assert 'nce' in cc.log and 'purity_v3' in cc.log

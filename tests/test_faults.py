@@ -54,8 +54,8 @@ def test_files_going_bad_between_epochs(synth_ds, tmp_path, workers):
     for name in learn.model.clusterings:
         labels = st[name]['labels']
         assert (labels[idx] == -1).all()
-        assert (labels[learn.cluster_cb.clustered_ids] >= 0).all() and len(learn.cluster_cb.clustered_ids) == len(dls.train.items) - 3
-    assert sorted(map(str, learn.cluster_cb.missing)) == sorted(map(str, bad))
+        assert (labels[learn.cluster.clustered_ids] >= 0).all() and len(learn.cluster.clustered_ids) == len(dls.train.items) - 3
+    assert sorted(map(str, learn.cluster.missing)) == sorted(map(str, bad))
     pos = [list(map(str, dls.train.items)).index(str(f)) for f in bad]
     assert (keep.w[pos] == 0).all() and keep.w.sum() > 0.99                                         # never sampled
     vals = learn.recorder.values[-1]

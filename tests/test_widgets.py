@@ -41,7 +41,7 @@ def test_run_saved_plain_and_complete(trained):
     st = learn.model.cluster_state
     for name in ('v3', 'a3'):
         for key in ('labels', 'dist', 'centroids'): assert torch.equal(run.clusterings[name][key], st[name][key])
-    assert torch.equal(run.train_ids, learn.cluster_cb.train_ids) and torch.equal(run.labels, learn.dls.labels)
+    assert torch.equal(run.train_ids, learn.cluster.train_ids) and torch.equal(run.labels, learn.dls.labels)
     assert len(run.history) == 1 and {'train_loss', 'nmi_true_v3', 'nmi_va'} <= set(run.history[0])
 
 

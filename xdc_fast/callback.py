@@ -215,10 +215,10 @@ class ClusterCallback(Callback):
 
     def after_loss(self):
         "Per head: the cross-entropy and accuracy against its own targets; the InfoNCE term; summed over the epoch's training batches."
-        if not self.training or self.in_warmup: return
+        if not self.training: return
         model, preds, targ = unwrap(self.learn.model), self.learn.pred, self.learn.yb[0]
         with torch.no_grad():
-            for i, (h, _, _) in enumerate(model.head_spec):
+            for i, (h, _, _) in enumerate(model.head_spec if not self.in_warmup else []):    # the warm-up has no targets yet
                 t, p = targ[:, i], preds[i].float()
                 ok = t >= 0
                 self._add(f'ce_{h}', float(_ce(p, t)), f'acc_{h}', float((p.argmax(1)[ok] == t[ok]).float().mean()) if ok.any() else float('nan'))

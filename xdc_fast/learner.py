@@ -39,7 +39,10 @@ class XDCLearner(Learner):
     @property
     def encoders(self)->tuple: return self.model.video_encoder, self.model.audio_encoder
     @property
-    def cluster_cb(self)->ClusterCallback: return next(cb for cb in self.cbs if isinstance(cb, ClusterCallback))
+    def cluster_cb(self)->ClusterCallback:
+        "Deprecated: `learn.cluster`, fastai's name for the `ClusterCallback` (removed in the next version)."
+        warnings.warn("learn.cluster_cb is deprecated: use learn.cluster (fastai names a callback after its class)", DeprecationWarning, stacklevel=2)
+        return self.cluster
     max_worker_restarts = 3
     def all_batches(self):
         "fastai's loop over `self.dl`; a decoding worker that dies (killed, out of memory) restarts the workers for the epoch's remaining batches."

@@ -63,7 +63,7 @@ class ClusterRun:
 @patch(cls_method=True)
 def from_learner(cls:ClusterRun, learn)->ClusterRun:
     "The clustering state of `learn` (an `xdc_learner` that has clustered at least once)."
-    st, cb = learn.model.cluster_state, learn.cluster_cb
+    st, cb = learn.model.cluster_state, learn.cluster
     if st.targets is None: raise ValueError("the learner has not clustered yet: train at least one epoch (or resume a checkpoint) first")
     cl = {name: dict(source=src, k=k, **{f: st.clusterings.get(name, {}).get(f) for f in ('labels', 'dist', 'centroids')})
           for name, (src, k) in learn.model.clusterings.items()}
