@@ -1,40 +1,42 @@
 #!/usr/bin/env python
 """The paper's table (XDC, Table 2/3 style) on a labelled audio-video folder: random init, SDC, MDC, CDC, XDC (the paper's
 recipe and xdc_fast's), the cross-modal contrastive peer and a supervised bound, all with one training budget, compared by
-linear probes on frozen features.
+cross-validated probes on frozen features.
 
 DIR is laid out like AV-digits: `{train,valid}/{label}/*.mp4`; a `labels.csv` beside them with `file` and `speaker`
 columns adds the speaker nuisance probe. The clips are decoded once (`AVDataLoaders.from_folder(..., cache=True)`). For
 every seed:
   random       fresh encoders (the seed's initialisation), no training
-  sdc/mdc/cdc/xdc  `xdc_learner(dls, variant)` with xdc_fast's recipe (the defaults: half the epochs a cross-modal InfoNCE
-               warm-up, then the clustering loss with the InfoNCE beside it, k-means labels, re-initialised heads, clustering the
-               training pass's embeddings) + `fit_one_cycle(epochs, lr)`; labels unused. Every clustering variant gets the same options, so
-               the table compares the targets and nothing else
+  sdc/mdc/cdc/xdc  `xdc_learner(dls, variant)` with xdc_fast's recipe (`RECIPES['xdc_fast']`: half the epochs a cross-modal
+               InfoNCE warm-up, then the clustering loss with the InfoNCE beside it, heads fitted to each clustering, k-means in
+               an unwhitened PCA space, best of 5 starts) + `fit_one_cycle(epochs, lr)`; labels unused. Every clustering
+               variant gets the same options, so the table compares the targets and nothing else
   xdc_paper    `xdc_learner(dls, 'xdc', recipe='paper')`: k-means labels, re-initialised linear heads, no contrastive loss
   contrastive  `xdc_learner(dls, 'contrastive')`: the symmetric cross-modal InfoNCE alone
   supervised   both encoders trained on the true labels (one linear head each, the same data, augmentation and budget)
-then frozen features of the centre clip of every train and valid file, and `linear_probe` (logistic regression, C searched on
-a holdout of the training split) for:
-  video, audio   the label (digit) from the video / audio encoder
+then frozen features of the centre clip of every file, scored by 5-fold stratified cross-validation over all of them
+(`cv_probe`: logistic regression with C searched in the first fold; cosine kNN, k=20, for the label) for:
+  video, audio   the label (digit) from the video / audio encoder (and `video_knn`, `audio_knn`)
   speaker        the speaker from the audio encoder (a nuisance: lower means the features ignore it)
   background     the background hue (6 bins of the mean colour of the frame border) from the video encoder (a nuisance)
-Seed 0 also records probe curves (every --curve_every epochs, logistic regression with C=1). Mean and sample standard
-deviation (ddof=1) over seeds go to --json (a key per variant, plus `curves`, `ablation`, `k_sweep` and `config`) and --plot.
-`--ablation` adds single-seed XDC runs with one option of the recipe switched back to the paper's (or on, for the off ones).
+Every run is a function of its seed and settings (`RunSeed`, `keep_rng`): probe curves and feature passes do not change
+it. Each run also records its last diagnostics (per head its cross-entropy and accuracy against its own targets, the
+clusters' NMI and purity with the label), and seed 0 its per-epoch table (`history`). Seed 0 also records probe curves
+(every --curve_every epochs, C=1). Mean and sample standard deviation (ddof=1) over seeds go to --json (a key per
+variant, plus `curves`, `history`, `ablation`, `k_sweep` and `config`) and --plot; `targets` checks the targets of the
+table's kind (defaults, targets alone, from scratch) on paired seeds. `--ablation` adds single-seed XDC runs with one
+option of the recipe changed.
 
-The defaults are the budget that fits the 3-seed table into 90 minutes on 2 CPU cores: `r2plus1d_tiny` + `resnet_tiny_audio`,
-2 frames of 32 px, 26 epochs, channels-last weights (the JSON's `config.table_minutes` is the table's own time; the runs of
-benchmarks/results/paper_table_26.json add up to about 60 min on 2 cores of an AVX512-BF16 EPYC and of an AMX Xeon; a
-slower EPYC of 2026-12-03 would need about 2.8 h). Half of it, `--epochs 13`, is benchmarks/results/paper_table.json
-(40 min, with the ablation). The small encoders' budget (benchmarks/results/paper_table_small16.json, about 2.2 h on a
-Xeon, the recipe of before 2026-12-04, half the epochs a contrastive warm-up):
-`--video_arch r2plus1d_small --audio_arch resnet_small_audio --n_frames 4 --epochs 16 --features pass --warmup_epochs 0.5 --plain_layout`.
+The defaults are the budget of the current table: `r2plus1d_tiny` + `resnet_tiny_audio`, 2 frames of 32 px, 26 epochs,
+channels-last weights, about 2.5 min per run on 2 CPU cores (the JSON's `config.table_minutes` is the table's own time).
+Earlier budgets and their tables: `benchmarks/results/archive/README.md`.
 
-    python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --curve_every 13 --json benchmarks/results/paper_table_26.json \\
-        --plot benchmarks/results/paper_table_26.png
+    python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --json benchmarks/results/paper_table_fit26.json \\
+        --plot benchmarks/results/paper_table_fit26.png
+    # the targets alone after the warm-up (no InfoNCE beside the clustering loss):
+    python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --variants xdc,sdc,contrastive --aux_weight 0 --json benchmarks/results/targets_alone.json
     # a stopped run continues where it stopped (the same settings), e.g. to add seeds or the ablation:
-    python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --ablation --resume --json benchmarks/results/paper_table_26.json
+    python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --ablation --resume --json benchmarks/results/paper_table_fit26.json
 """
 import colorsys, csv, json as _json, platform, sys, time, warnings
 from pathlib import Path
@@ -81,6 +83,11 @@ ABLATION = {                                  # XDC with one option of xdc_fast'
 }
 CARRIED = ('merged_from', 'table_minutes_from')   # provenance in a file's config that the script does not write itself (a merged table)
 SAME_AS_ROW = {'xdc (defaults)': 'xdc', 'paper recipe': 'xdc_paper'}   # ablation entries the table measured already
+
+def cpu_model()->str:
+    "The CPU's model name (Linux's /proc/cpuinfo), or the platform's machine type where that is not readable."
+    try: return next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.processor() or platform.machine()
 
 def bf16_native()->bool:
     "Whether this machine computes bfloat16 natively (CUDA, or a CPU with AVX512-BF16 or AMX); elsewhere it is emulated and slow."
@@ -304,7 +311,7 @@ def plot_table(table, path=None):
 def _save(path, out, cfg, data, seeds, t_start, partial=False, **extra):
     "Write the table as JSON (also after every run, marked `partial`, so a long run that stops keeps what it measured)."
     out = dict(out, config=dict(cfg, data=str(data), seeds=seeds, minutes=round((time.time() - t_start) / 60, 1), **extra,
-               machine=f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+               machine=f"{cpu_model()}, {torch.get_num_threads()} threads",
                date=time.strftime('%Y-%m-%d'), cuda=torch.cuda.is_available(), partial=partial))
     Path(path).parent.mkdir(parents=True, exist_ok=True); Path(path).write_text(_json.dumps(out, indent=1))
 
