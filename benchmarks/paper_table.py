@@ -362,8 +362,6 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     if features not in ('recipe', 'pass', 'train'): raise SystemExit(f"--features must be 'recipe', 'pass' or 'train', got {features!r}")
     if seeds < 1 or epochs < 1: raise SystemExit(f"--seeds and --epochs must be >= 1, got {seeds} and {epochs}")
     if aux_weight is not None and aux_weight < 0: raise SystemExit(f"--aux_weight must be >= 0, got {aux_weight}")
-    if heads not in (None, 'reinit', 'fit', 'match', 'centroids'): raise SystemExit(f"--heads must be reinit, fit, match or centroids, got {heads!r}")
-    if joint not in (None, 'concat', 'each'): raise SystemExit(f"--joint must be concat or each, got {joint!r}")
     if schedule not in ('one_cycle', 'flat_cos'): raise SystemExit(f"--schedule must be one_cycle or flat_cos, got {schedule!r}")
     try: mks = [int(x) for x in multi_k.split(',') if x.strip()]
     except ValueError: raise SystemExit(f"--multi_k must be integers like 16,32,64, got {multi_k!r}")
@@ -371,12 +369,14 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
                      **({} if warmup_epochs is None else dict(warmup_epochs=int(warmup_epochs) if warmup_epochs >= 1 else warmup_epochs)),
                      **({} if aux_weight is None else dict(aux_weight=float(aux_weight))),
                      **{k: v for k, v in dict(heads=heads, eigen_power=eigen_power, n_redo=n_redo, joint=joint).items() if v is not None})
+    try: recipe = Recipe.of('xdc_fast', **overrides)                # the recipe checks its options (--heads, --joint, ...) once
+    except (ValueError, TypeError) as e: raise SystemExit(f"--{e}")
     cfg = dict(epochs=epochs, lr=lr, bs=bs, k=k, recluster_every=recluster_every, video_arch=video_arch, audio_arch=audio_arch,
                video_norm=None if video_norm == 'none' else video_norm, audio_norm=audio_norm, crop_scale=(crop_scale, 1.),
                channels_last=not plain_layout, **overrides, **({} if schedule == 'one_cycle' else dict(schedule=schedule)),
                **(dict(multi_k=mks) if mks else {}),
                clip=dict(n_frames=n_frames, fps=fps, size=size, crop=crop), recipe='xdc_fast (xdc_learner defaults)',
-               xdc_fast=Recipe.of('xdc_fast', **overrides).asdict())   # the options these rows ran with (the recipe's defaults change)
+               xdc_fast=recipe.asdict())   # the options these rows ran with (the recipe's defaults change)
     dls = AVDataLoaders.from_folder(data, bs=bs, flip=False, crop_scale=cfg['crop_scale'], progress=False, cache=True, **cfg['clip'])
     files = dls.files
     split = np.array([Path(f).relative_to(data).parts[0] for f in files])

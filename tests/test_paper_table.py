@@ -103,6 +103,8 @@ def test_bad_arguments_exit_with_a_reason(synth_ds, tmp_path):
     assert r.returncode != 0 and 'needs train/ and valid/' in r.stderr
     r = run('--data', synth_ds, '--aux_weight', -1)
     assert r.returncode != 0 and '--aux_weight must be >= 0, got -1' in r.stderr
+    r = run('--data', synth_ds, '--heads', 'fresh')
+    assert r.returncode != 0 and "--heads must be one of 'reinit', 'fit', 'match', 'centroids', got 'fresh'" in r.stderr
 
 
 def test_avdigits_nuisance_labels(avdigits):
