@@ -1,6 +1,7 @@
 "The public API in one import: `from xdc_fast.all import *` (written by hand, like fastai.vision.all)."
 from .core import *
 from .synthetic import make_synthetic_av, write_av, synth_clip
+from .avdigits import make_avdigits, fsdd_recordings, mnist_test_set, AVDIGITS_SPEAKERS
 from .data.decode import decode_clip, decode_clips, probe_video, clip_starts, verify_videos, check_video, DecodeError, MissingAudioError
 from .data.video import NormalizeVideo, RandomResizedCropVideo, CentreCropVideo, ColourJitterVideo
 from .data.audio import LogMel, GainJitter, SpecMask, ColouredNoise, TimeShift, nuisance_tfms

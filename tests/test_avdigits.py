@@ -1,0 +1,101 @@
+"AV-digits built by the package: from stand-in sources anywhere, and from the shared FSDD and MNIST copies when they are beside the project."
+import csv, shutil, subprocess, sys
+from pathlib import Path
+import numpy as np
+import pytest
+from xdc_fast.avdigits import make_avdigits, fsdd_recordings, mnist_test_set, FSDD_COMMIT, _stand_in_sources
+from xdc_fast.data.decode import decode_clip
+
+SHARED = Path(__file__).resolve().parents[1].parent/'shared'/'data'
+
+
+@pytest.fixture(scope='module')
+def sources():
+    "The shared FSDD and MNIST copies (the sources of ../shared/data/avdigits); skips when they are not beside the project."
+    if not (SHARED/'fsdd'/'recordings').is_dir() or not (SHARED/'mnist').is_dir():
+        pytest.skip("../shared/data/fsdd and ../shared/data/mnist not found: they live beside the project in CI; skipping")
+    return SHARED/'fsdd', SHARED/'mnist'
+
+
+def _rows(path): return list(csv.DictReader(open(Path(path)/'labels.csv')))
+
+
+def test_stand_in_build(tmp_path):
+    fsdd, mnist = _stand_in_sources(tmp_path, speakers=('ann',), n_takes=6)
+    out = make_avdigits(tmp_path/'avd', fsdd=fsdd, mnist=mnist, speakers=['ann'], digits=[3, 7], takes=range(6), images=(0, 60),
+                        n_workers=0, progress=False)
+    rows = _rows(out)
+    assert [r['file'] for r in rows] == [f"{'valid' if t < 5 else 'train'}/{d}/{d}_ann_{t}.mp4" for d in (3, 7) for t in range(6)]
+    v, a = decode_clip(out/rows[0]['file'], start=0., n_frames=16, fps=16, size=64)
+    assert v.shape == (16, 64, 64, 3) and a.shape == (16000,)
+    assert v.float().std() > 5 and a.float().std() > 0.01          # a picture and a sound, not blank frames or silence
+
+
+def test_bad_sources_named(tmp_path):
+    fsdd, mnist = _stand_in_sources(tmp_path, speakers=('ann',), n_takes=2)
+    with pytest.raises(ValueError, match="no FSDD recordings of zoe.*it has ann"): fsdd_recordings(fsdd, ['zoe'])
+    with pytest.raises(FileNotFoundError, match="recordings are not in"):
+        make_avdigits(tmp_path/'x', fsdd=fsdd, mnist=mnist, speakers=['ann'], takes=range(5), images=(0, 60), n_workers=0, progress=False)
+    with pytest.raises(ValueError, match="images must be a range"):
+        make_avdigits(tmp_path/'y', fsdd=fsdd, mnist=mnist, speakers=['ann'], takes=range(2), images=(0, 600), n_workers=0, progress=False)
+    (tmp_path/'junk').mkdir(); (tmp_path/'junk'/'t10k-images-idx3-ubyte').write_bytes(b'not an idx file')
+    (tmp_path/'junk'/'t10k-labels-idx1-ubyte').write_bytes(b'not an idx file')
+    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte is not an IDX file"): mnist_test_set(tmp_path/'junk')
+    assert not (tmp_path/'x'/'labels.csv').exists()                   # nothing claims to be complete
+
+
+def test_download_checked_by_hash(tmp_path, sources):
+    "A download is checked speaker by speaker against FSDD's commit: the shared copy passes, one changed byte fails."
+    rec = tmp_path/f'fsdd-{FSDD_COMMIT[:8]}'/'recordings'
+    rec.mkdir(parents=True)
+    for f in (sources[0]/'recordings').glob('*_george_*.wav'): shutil.copy(f, rec)
+    assert fsdd_recordings(None, ['george'], cache=tmp_path) == rec         # found in the cache: no download
+    f = rec/'3_george_7.wav'
+    f.write_bytes(f.read_bytes()[:-1] + bytes([f.read_bytes()[-1] ^ 1]))
+    with pytest.raises(ValueError, match="do not match FSDD"): fsdd_recordings(None, ['george'], cache=tmp_path)
+
+
+def test_shared_sources_give_shared_labels(tmp_path, sources):
+    "Built from the shared sources with the shared set's settings, a subset has the shared set's files, labels and split, row for row."
+    out = make_avdigits(tmp_path/'avd', fsdd=sources[0], mnist=sources[1], speakers=['george', 'nicolas'], digits=[2, 5], progress=False)
+    ref = [r for r in _rows(SHARED/'avdigits') if r['speaker'] in ('george', 'nicolas') and r['digit'] in ('2', '5')]
+    assert _rows(out) == ref and len(ref) == 200
+
+
+@pytest.mark.slow
+def test_full_build_like_shared(tmp_path, sources):
+    "The whole build: 2000 clips, the shared set's labels.csv row for row, and raw pixels and log-mels that probe like the shared set's."
+    r = subprocess.run([sys.executable, '-m', 'xdc_fast.cli', 'avdigits', str(tmp_path/'avd'), '--fsdd', str(sources[0]),
+                        '--mnist', str(sources[1])], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert '1800 train / 200 valid clips, speakers george, jackson, lucas, nicolas' in r.stdout
+    assert _rows(tmp_path/'avd') == _rows(SHARED/'avdigits')
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from xdc_fast.data.audio import LogMel
+    from xdc_fast.core import TensorAudio
+    import torch
+
+    def raw_probe(root, rows, key):
+        xs_v, xs_a = [], []
+        for row in rows:
+            v, a = decode_clip(root/row['file'], start='centre', n_frames=2, fps=4, size=16, audio_secs=1.0)
+            xs_v.append(v.float().flatten().numpy() / 255)
+            xs_a.append(LogMel()(TensorAudio(a[None].float())).flatten().numpy())
+        y = [row[key] for row in rows]
+        return [cross_val_score(LogisticRegression(max_iter=500, C=0.1), np.stack(x), y, cv=3).mean() for x in (xs_v, xs_a)]
+
+    rows = _rows(SHARED/'avdigits')[::4]                                 # 500 clips
+    mine, ref = raw_probe(tmp_path/'avd', rows, 'speaker'), raw_probe(SHARED/'avdigits', rows, 'speaker')
+    assert abs(mine[1] - ref[1]) < 0.15, (mine, ref)                     # the speaker is as audible
+    mine, ref = raw_probe(tmp_path/'avd', rows, 'digit'), raw_probe(SHARED/'avdigits', rows, 'digit')
+    assert all(abs(m - s) < 0.15 for m, s in zip(mine, ref)), (mine, ref)
+
+
+def test_cli_errors(tmp_path):
+    fsdd, mnist = _stand_in_sources(tmp_path, speakers=('ann',), n_takes=2)
+    r = subprocess.run([sys.executable, '-m', 'xdc_fast.cli', 'avdigits', str(tmp_path/'avd'), '--fsdd', str(fsdd), '--mnist', str(mnist),
+                        '--speakers', 'zoe'], capture_output=True, text=True)
+    assert r.returncode != 0 and 'no FSDD recordings of zoe' in r.stderr, r.stderr
+    r = subprocess.run([sys.executable, '-m', 'xdc_fast.cli', 'avdigits', str(tmp_path/'avd'), '--images', '5000'], capture_output=True, text=True)
+    assert r.returncode != 0 and 'is a range START:STOP' in r.stderr, r.stderr
