@@ -236,7 +236,7 @@ def _check_modality(modality, cmd):
 _CLIP_KEYS = ('n_frames', 'fps', 'size', 'crop', 'audio_secs', 'sample_rate', 'n_mels')
 
 # %% ../nbs/11_cli.ipynb #6bd827a7
-def extract(data:str,                   # folder of videos
+def extract(data:str,                   # folder of videos (or of audio files, with --modality audio)
             run:str=None,               # pretraining run folder (config.json + checkpoint.pth); required
             out:str='features.pt',      # output file (torch.save)
             modality:str='video',       # video or audio
@@ -253,10 +253,10 @@ def extract(data:str,                   # folder of videos
     if n_clips < 1 or bs < 1: sys.exit(f"xdc_fast extract: --n-clips and --bs must be >= 1, got {n_clips} and {bs}")
     enc, cfg = _run_encoder(run, modality, 'extract')
     import os, torch
-    from xdc_fast.data.block import get_video_files
+    from xdc_fast.data.block import get_video_files, media_exts
     from xdc_fast.transfer import extract_features
-    files = get_video_files(data)
-    if not files: sys.exit(f"xdc_fast extract: no video files under {data}")
+    files = get_video_files(data, media_exts(modality))
+    if not files: sys.exit(f"xdc_fast extract: no {'video' if modality == 'video' else 'video or audio'} files under {data}")
     f = extract_features(enc, files, modality, n_clips=n_clips, window=window, stride=stride, bs=bs,
                          num_workers=min(8, os.cpu_count() or 1) if workers is None else workers,
                          clip_cfg={k: cfg[k] for k in _CLIP_KEYS if k in cfg})

@@ -41,7 +41,7 @@ from .core import TensorVideo, TensorAudio
 from .data.decode import decode_clip, probe_video, clip_starts
 from .data.video import NormalizeVideo, CentreCropVideo
 from .data.audio import LogMel
-from .data.block import VIDEO_EXTS, VideoBlock, AudioBlock, build_dataloaders, _with_labels, item_ids
+from .data.block import VIDEO_EXTS, media_exts, VideoBlock, AudioBlock, build_dataloaders, _with_labels, item_ids
 from .models import get_encoder
 from .callback import extract_av_features, _inner
 
@@ -343,8 +343,8 @@ class KNNMonitor(Callback):
         return [knn_accuracy(f[tr], labels[tr], f[va], labels[va], k=self.k, weighted=self.weighted, T=self.T) for f in feats]
 
 # %% ../nbs/10_transfer.ipynb #9020775a
-def classification_dls(path,                    # folder of `{class}/*.mp4` (with `train/` + `valid/` folders, or a random split)
-                       modality='video',        # 'video' (clips) or 'audio' (log-mel of the audio windows)
+def classification_dls(path,                    # folder of `{class}/*.mp4` (or, for audio, `.wav`, `.flac` ...; `train/` + `valid/` folders, or a random split)
+                       modality='video',        # 'video' (clips; videos without sound are fine) or 'audio' (log-mel of the audio windows of videos or audio files)
                        valid_pct=None,          # random validation fraction (default: `train/`+`valid/` folders if present, else 0.2)
                        bs=16,                   # batch size
                        num_workers=None,        # decoding worker processes (default: CPU count, at most 8)
@@ -356,7 +356,7 @@ def classification_dls(path,                    # folder of `{class}/*.mp4` (wit
                        augment=True,            # training augmentation
                        crop_scale=(0.35, 1.),   # area range of the random training crop (video)
                        flip=True,               # random horizontal flips in training (video)
-                       extensions=VIDEO_EXTS,   # file extensions
+                       extensions=None,         # file extensions (default: `VIDEO_EXTS`, and `AUDIO_EXTS` too for audio)
                        verify=True,             # check every file first (cached) and leave bad ones out
                        seed=None,               # seed of the random split
                        device=None,             # where batches go (default: CUDA when present)
@@ -370,8 +370,8 @@ def classification_dls(path,                    # folder of `{class}/*.mp4` (wit
     x_block = (VideoBlock(n_frames, fps, size, crop, 'loop', augment, crop_scale, flip=flip) if modality == 'video'
                else AudioBlock(audio_secs, sample_rate, n_mels, 'error', augment))
     dls = build_dataloaders(path, lambda files: (x_block, CategoryBlock), clip, get_y=parent_label, valid_pct=valid_pct, seed=seed, bs=bs,
-                            num_workers=num_workers, extensions=extensions, verify=verify, need_audio=modality == 'audio', device=device,
-                            progress=progress, cache=cache, **kwargs)
+                            num_workers=num_workers, extensions=extensions or media_exts(modality), verify=verify, need_audio=modality == 'audio',
+                            need_video=modality == 'video', device=device, progress=progress, cache=cache, **kwargs)
     dls.modality, vocab = modality, list(dls.vocab)
     return _with_labels(dls, torch.tensor([vocab.index(Path(f).parent.name) for f in dls.files]), vocab)
 

@@ -236,10 +236,11 @@ def _last_frame_time(path, t):
             if (ft := _frame_time(frame)) is not None: last = ft - origin
     return last
 
-def check_video(path, need_audio=True)->str:
-    "Why `path` cannot be used for audio-video training ('' if it can): opens it, decodes both ends, checks it is not cut short."
+def check_video(path, need_audio=True, need_video=True)->str:
+    "Why `path` cannot be used ('' if it can): opens it, decodes both ends, checks it is not cut short; `need_video=False` checks the sound alone (audio files)."
     try:
         info = probe_video(path)
+        if not need_video: return _check_sound(path, info)
         if not info['has_video']: return 'no video stream'
         if need_audio and not info['has_audio']: return 'no audio stream'
         d = info['duration'] or 0.
@@ -251,6 +252,14 @@ def check_video(path, need_audio=True)->str:
         return ''
     except DecodeError as e: return str(e).replace(f"{path}: ", '')
     except Exception as e: return f"{type(e).__name__}: {e}"
+
+def _check_sound(path, info):
+    "Why the sound of `path` (an audio file, or a video's audio stream) cannot be used: no stream, no length, or an end that does not decode."
+    if not info['has_audio']: return 'no audio stream'
+    d = info['duration'] or 0.
+    if d <= 0: return 'empty: the audio stream has no duration'
+    for start in (0., max(d - 0.1, 0.)): decode_clip(path, start=start, n_frames=1, fps=16, video=False, audio_secs=min(0.1, d), pad='last')
+    return ''
 
 # %% ../../nbs/01_data.decode.ipynb #89b5ab57
 def _worker(func, conn):
@@ -320,16 +329,19 @@ def _collect(s, timeout):
     return _PENDING
 
 # %% ../../nbs/01_data.decode.ipynb #1172c36a
-def verify_videos(files,                # video files
+def verify_videos(files,                # video (or audio) files
                   need_audio=True,      # report files without an audio stream
                   n_workers=None,       # worker processes (default: CPU count)
                   timeout=60,           # seconds per file before it counts as hung
                   progress=True,        # show a progress bar
+                  need_video=True,      # False: check the sound alone (audio files, or videos used for their audio)
                  )->L:
     "Probe `files` in watched worker processes and return the bad ones as an `L` of `(path, reason)`."
     files = L(files).map(Path)
-    reasons = run_isolated(_check_audio if need_audio else _check_mute, files, n_workers, timeout, progress)
+    check = _check_audio if need_audio else _check_mute
+    reasons = run_isolated(check if need_video else _check_sound_only, files, n_workers, timeout, progress)
     return L((f, r if isinstance(r, str) else str(r)) for f, r in zip(files, reasons) if r)
 
 def _check_audio(f): return check_video(f, need_audio=True)
 def _check_mute(f):  return check_video(f, need_audio=False)
+def _check_sound_only(f): return check_video(f, need_audio=True, need_video=False)
