@@ -81,3 +81,26 @@ def test_bad_arguments_exit_with_a_message(synth_ds, tmp_path):
     assert r.returncode == 1 and '--modality must be video or audio' in r.stderr
     r = run('extract', tmp_path/'nope', '--run', tmp_path)
     assert r.returncode == 1 and 'is not a folder' in r.stderr
+
+
+def test_evaluate_ucf_and_esc_layouts(pretrained, tmp_path):
+    "`xdc_fast evaluate` on a UCF101-layout and an ESC-50-layout folder: a line per split, the mean ± std, the JSON with settings and files."
+    from xdc_fast.evaluate import _write_layouts
+    ucf, hmdb, esc = _write_layouts(tmp_path/'sets', n_classes=3, per_class=6)
+    (ucf/'Circle'/'v_Circle_g04_c01.avi').write_bytes(b'not a video')            # listed, cannot be decoded
+    r = run('evaluate', ucf, '--run', pretrained, '--protocol', 'ucf101', '--n-clips', 2, '--workers', 0, '--json', tmp_path/'ucf.json')
+    assert r.returncode == 0, r.stderr
+    assert 'mean ± std' in r.stdout and 'video acc' in r.stdout and '1 failed to decode' in r.stdout, r.stdout
+    res = json.loads((tmp_path/'ucf.json').read_text())
+    assert [s['name'] for s in res['splits']] == ['1', '2', '3'] and res['settings']['n_clips'] == 2 and res['settings']['Cs']
+    assert res['n_failed'] == 1 and res['failed'][0][0].endswith('v_Circle_g04_c01.avi')
+    assert all(s['n_train'] + s['n_test'] == 17 for s in res['splits'])
+    r = run('evaluate', esc, '--run', pretrained, '--protocol', 'esc50', '--modality', 'audio', '--method', 'knn', '--k', 5, '--n-clips', 2,
+            '--workers', 0, '--json', tmp_path/'esc.json')
+    assert r.returncode == 0, r.stderr
+    res = json.loads((tmp_path/'esc.json').read_text())
+    assert len(res['splits']) == 5 and res['settings']['k'] == 5 and res['method'] == 'knn'
+    r = run('evaluate', esc, '--run', tmp_path, '--protocol', 'esc50', '--modality', 'audio')
+    assert r.returncode == 1 and 'is not a pretraining run folder' in r.stderr
+    r = run('evaluate', esc, '--protocol', 'kinetics')
+    assert r.returncode == 1 and '--protocol must be one of' in r.stderr

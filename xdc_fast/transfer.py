@@ -362,6 +362,10 @@ def classification_dls(path,                    # folder of `{class}/*.mp4` (or,
                        device=None,             # where batches go (default: CUDA when present)
                        progress=True,           # progress bar while verifying
                        cache=False,             # decode every clip once (as `AVDataLoaders.from_folder`'s `cache`)
+                       files=None,              # these files instead of every file under `path` (an evaluation protocol's)
+                       get_y=None,              # file -> class name (default: the parent folder's name)
+                       splitter=None,           # a fastai splitter over the files (default: `train/`+`valid/` folders, or random)
+                       vocab=None,              # the class names in order (default: sorted)
                        **kwargs,                # passed to `DataBlock.dataloaders`
                       )->DataLoaders:
     "`DataLoaders` of (video clip or log-mel, class) for supervised fine-tuning, classes from the parent folder names."
@@ -369,11 +373,12 @@ def classification_dls(path,                    # folder of `{class}/*.mp4` (or,
     clip = dict(n_frames=n_frames, fps=fps, size=size, crop=crop, audio_secs=audio_secs, sample_rate=sample_rate, n_mels=n_mels)
     x_block = (VideoBlock(n_frames, fps, size, crop, 'loop', augment, crop_scale, flip=flip) if modality == 'video'
                else AudioBlock(audio_secs, sample_rate, n_mels, 'error', augment))
-    dls = build_dataloaders(path, lambda files: (x_block, CategoryBlock), clip, get_y=parent_label, valid_pct=valid_pct, seed=seed, bs=bs,
+    get_y = get_y or parent_label
+    dls = build_dataloaders(path, lambda files: (x_block, CategoryBlock(vocab=vocab)), clip, get_y=get_y, valid_pct=valid_pct, splitter=splitter, files=files, seed=seed, bs=bs,
                             num_workers=num_workers, extensions=extensions or media_exts(modality), verify=verify, need_audio=modality == 'audio',
                             need_video=modality == 'video', device=device, progress=progress, cache=cache, **kwargs)
     dls.modality, vocab = modality, list(dls.vocab)
-    return _with_labels(dls, torch.tensor([vocab.index(Path(f).parent.name) for f in dls.files]), vocab)
+    return _with_labels(dls, torch.tensor([vocab.index(get_y(f)) for f in dls.files]), vocab)
 
 # %% ../nbs/10_transfer.ipynb #fa5e4136
 class Classifier(nn.Module):

@@ -331,12 +331,12 @@ def _folder_labels(files, root):
     return torch.tensor([vocab.index(n) for n in names]), vocab
 
 # %% ../../nbs/03_data.block.ipynb #b308e7a3
-def _usable_files(path, extensions, verify, need_audio, missing_audio, progress, need_video=True):
-    "The files under `path`, the ones that fail `verify_videos` left out (reported, and returned as `bad`)."
+def _usable_files(path, extensions, verify, need_audio, missing_audio, progress, need_video=True, files=None):
+    "The files under `path` (or `files`), the ones that fail `verify_videos` left out (reported, and returned as `bad`)."
     path = Path(path)
     what = 'video' if need_video else 'video or audio'
     if not path.is_dir(): raise FileNotFoundError(f"{path}: not a folder; pass the folder that holds your {what} files")
-    files = get_video_files(path, extensions)
+    files = get_video_files(path, extensions) if files is None else L(files).map(Path)
     if not files: raise FileNotFoundError(f"{path}: no {what} files with extensions {', '.join(extensions)} (searched recursively)")
     bad = L()
     if verify:
@@ -355,10 +355,11 @@ def build_dataloaders(path,               # folder of videos (searched recursive
                       bs=16, num_workers=None, extensions=VIDEO_EXTS, verify=True, need_audio=True, missing_audio='error',
                       device=None, progress=True, cache=False,
                       need_video=True,    # False: the files are used for their sound alone (audio files allowed)
+                      files=None,         # these files instead of every file under `path` (a protocol's list)
                       cls=None,           # wrap the loaders in this `DataLoaders` subclass
                       **kwargs):          # passed to `DataBlock.dataloaders`
     "The one builder behind `AVDataLoaders.from_folder` and `classification_dls`: usable files, the split, fastai `DataLoaders`, the clip cache."
-    path, files, bad = _usable_files(path, extensions, verify, need_audio, missing_audio, progress, need_video)
+    path, files, bad = _usable_files(path, extensions, verify, need_audio, missing_audio, progress, need_video, files)
     if splitter is None:
         by_name = _split_names(files, path) if valid_pct is None else None
         splitter = (lambda _: by_name) if by_name is not None else RandomSplitter(valid_pct or 0.2, seed=seed)
