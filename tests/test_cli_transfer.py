@@ -1,5 +1,6 @@
 "`xdc_fast extract` and `xdc_fast finetune` on a pretraining run folder written by `xdc_fast pretrain` (tiny, CPU)."
-import json, subprocess, sys
+import csv, json, subprocess, sys
+from pathlib import Path
 import pytest, torch
 
 CLI = [sys.executable, '-m', 'xdc_fast.cli']
@@ -104,3 +105,22 @@ def test_evaluate_ucf_and_esc_layouts(pretrained, tmp_path):
     assert r.returncode == 1 and 'is not a pretraining run folder' in r.stderr
     r = run('evaluate', esc, '--protocol', 'kinetics')
     assert r.returncode == 1 and '--protocol must be one of' in r.stderr
+
+
+def test_predict_and_export_clusters(synth_ds, pretrained, tmp_path):
+    "`xdc_fast predict-clusters` assigns new clips to a run's clusters (a CSV); `export-clusters` writes a folder per cluster and an index page."
+    r = run('predict-clusters', pretrained, Path(synth_ds)/'valid', '--out', tmp_path/'c.csv', '--workers', 0)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(open(tmp_path/'c.csv')))
+    names = {row['clustering'] for row in rows}
+    assert names and len(rows) == 8 * len(names) and all(0 <= int(row['cluster']) for row in rows)
+    r = run('export-clusters', pretrained, '--out', tmp_path/'ex', '--copy')
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path/'ex'/'index.html').exists()
+    clusterings = [d for d in (tmp_path/'ex').iterdir() if d.is_dir()]
+    assert sorted(d.name for d in clusterings) == sorted(names)
+    for d in clusterings:                                                  # every training clip once per clustering, copied
+        files = list(d.rglob('*.mp4'))
+        assert len(files) == 24 and not any(f.is_symlink() for f in files)
+    r = run('predict-clusters', tmp_path, Path(synth_ds)/'valid')
+    assert r.returncode == 1 and 'is not a pretraining run folder' in r.stderr

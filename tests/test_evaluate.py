@@ -1,5 +1,6 @@
 "The field's protocols: readers of UCF101, HMDB51, ESC-50 and CSV layouts (fixtures written here), and `evaluate` on FSDD's real recordings with folds by speaker."
 import csv, shutil
+import torch
 from pathlib import Path
 import pytest
 from xdc_fast.evaluate import (ucf101_protocol, hmdb51_protocol, esc50_protocol, csv_protocol, evaluate, run_encoder, _write_layouts)
@@ -71,3 +72,30 @@ def test_fsdd_speaker_folds(tmp_path):
 
 def test_run_encoder_rejects_other_folders(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a pretraining run folder"): run_encoder(tmp_path)
+
+
+def test_predict_clusters_reproduces_the_runs_assignment(synth_ds):
+    "With the weights the run had when it clustered, `predict_clusters` gives every item the run's own cluster and distance."
+    import copy
+    from fastai.callback.core import Callback
+    from xdc_fast.data.block import AVDataLoaders
+    from xdc_fast.learner import xdc_learner
+    from xdc_fast.callback import ClusterCallback
+    from xdc_fast.evaluate import predict_clusters
+
+    class Snapshot(Callback):
+        order = ClusterCallback.order + 1                          # right after the clustering of the epoch
+        def before_train(self): self.sd = copy.deepcopy(self.learn.model.state_dict())
+
+    dls = AVDataLoaders.from_folder(synth_ds, bs=8, n_frames=4, fps=8, size=32, crop=32, num_workers=0, progress=False)
+    learn = xdc_learner(dls, 'xdc', n_clusters=4, video_arch='r2plus1d_tiny', audio_arch='resnet_tiny_audio', warmup_epochs=0,
+                        features='pass', seed=0, cbs=[Snapshot()])
+    with learn.no_bar(), learn.no_logging(): learn.fit(2, 1e-3)
+    state = {n: {k: v.clone() for k, v in c.items()} for n, c in learn.model.cluster_state.clusterings.items()}
+    learn.model.load_state_dict(learn.snapshot.sd)
+    p = predict_clusters(learn, list(dls.files), progress=False)
+    assert list(p['clusterings']) == ['v4', 'a4'] and len(p['files']) == len(dls.files)
+    for n, c in p['clusterings'].items():
+        assert torch.equal(c['labels'], state[n]['labels']), n
+        assert torch.allclose(c['dist'], state[n]['dist'], atol=1e-5), n
+    with pytest.raises(ValueError, match="no clustering 'v8'"): predict_clusters(learn, list(dls.files)[:2], clustering='v8', progress=False)
