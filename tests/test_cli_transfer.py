@@ -86,8 +86,8 @@ def test_bad_arguments_exit_with_a_message(synth_ds, tmp_path):
 
 def test_evaluate_ucf_and_esc_layouts(pretrained, tmp_path):
     "`xdc_fast evaluate` on a UCF101-layout and an ESC-50-layout folder: a line per split, the mean ± std, the JSON with settings and files."
-    from xdc_fast.evaluate import _write_layouts
-    ucf, hmdb, esc = _write_layouts(tmp_path/'sets', n_classes=3, per_class=6)
+    from xdc_fast.evaluate import make_protocol_samples
+    ucf, hmdb, esc = make_protocol_samples(tmp_path/'sets', n_classes=3, per_class=6)
     (ucf/'Circle'/'v_Circle_g04_c01.avi').write_bytes(b'not a video')            # listed, cannot be decoded
     r = run('evaluate', ucf, '--run', pretrained, '--protocol', 'ucf101', '--n-clips', 2, '--workers', 0, '--json', tmp_path/'ucf.json')
     assert r.returncode == 0, r.stderr

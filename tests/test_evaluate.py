@@ -3,7 +3,7 @@ import csv, shutil
 import torch
 from pathlib import Path
 import pytest
-from xdc_fast.evaluate import (ucf101_protocol, hmdb51_protocol, esc50_protocol, csv_protocol, evaluate, run_encoder, _write_layouts)
+from xdc_fast.evaluate import (ucf101_protocol, hmdb51_protocol, esc50_protocol, csv_protocol, evaluate, run_encoder, make_protocol_samples)
 from xdc_fast.models import get_encoder
 
 FSDD = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'fsdd'/'recordings'
@@ -11,7 +11,7 @@ FSDD = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'fsdd'/'record
 
 @pytest.fixture(scope='module')
 def layouts(tmp_path_factory):
-    return _write_layouts(tmp_path_factory.mktemp('layouts'), n_classes=3, per_class=6)
+    return make_protocol_samples(tmp_path_factory.mktemp('layouts'), n_classes=3, per_class=6)
 
 
 def test_ucf101_reader(layouts):

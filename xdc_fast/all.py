@@ -17,6 +17,6 @@ from .learner import xdc_learner, XDCLearner, RunCheckpoint, RunCSVLogger
 from .results import ClusterRun, SaveClusterRun, as_run
 from .widgets import show_clusters, cluster_members, cluster_confusion, ClusterExplorer, plot_metrics, plot_cluster_sizes, plot_confusion
 from .evaluate import (EvalSplit, Protocol, ucf101_protocol, hmdb51_protocol, esc50_protocol, csv_protocol, PROTOCOLS, run_encoder, evaluate,
-                       predict_clusters, export_clusters)
+                       predict_clusters, export_clusters, make_protocol_samples)
 from .transfer import (Features, window_starts, extract_features, ProbeResult, linear_probe, knn_predict, knn_accuracy, KNNMonitor,
                        classification_dls, Classifier, classifier_splitter, finetune_learner, video_level_accuracy)

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['PROTOCOLS', 'EvalSplit', 'Protocol', 'ucf101_protocol', 'hmdb51_protocol', 'esc50_protocol', 'csv_protocol',
-           'run_encoder', 'evaluate', 'predict_clusters', 'export_clusters']
+           'run_encoder', 'evaluate', 'make_protocol_samples', 'predict_clusters', 'export_clusters']
 
 # %% ../nbs/12_evaluate.ipynb #b8bfc0d6
 import csv, html, json, math, os, re, shutil, time, warnings
@@ -302,8 +302,8 @@ def evaluate(model,                   # a run folder (`xdc_fast pretrain`), a Le
     return res
 
 # %% ../nbs/12_evaluate.ipynb #7ce3d4a4
-def _write_layouts(root, n_classes=3, per_class=6, seed=0):
-    "Tiny UCF101-, HMDB51- and ESC-50-layout datasets under `root` (synthetic clips and tones), for examples and tests."
+def make_protocol_samples(root, n_classes=3, per_class=6, seed=0):
+    "Tiny datasets in the UCF101, HMDB51 and ESC-50 layouts under `root` (synthetic clips and tones): to try `evaluate` and the readers, and for tests."
     from xdc_fast.synthetic import make_synthetic_av, write_av
     root, rng = Path(root), np.random.default_rng(seed)
     src = make_synthetic_av(root/'_clips', n_classes=n_classes, clips_per_class=per_class, seed=seed, valid_pct=0.)
