@@ -38,6 +38,11 @@ step "README.md (must be what nbs/index.ipynb renders to)"
 python tools/make_readme.py --check || die "README.md is out of sync with nbs/index.ipynb: run python tools/make_readme.py and commit"
 python tools/table_text.py --check || die "the paper's table in the docs is not what benchmarks/results/*.json gives: run python tools/table_text.py and commit"
 
+# The tutorial builds AV-digits with make_avdigits: from local copies of its sources where they sit beside the project
+# (CI has no internet), otherwise downloaded.
+if [ -z "${AVDIGITS_SOURCES:-}" ] && [ -d ../shared/data/fsdd ] && [ -d ../shared/data/mnist ]; then
+  export AVDIGITS_SOURCES; AVDIGITS_SOURCES=$(cd ../shared/data && pwd)
+fi
 step "docs: bash tools/build_docs.sh (executes every notebook: the notebook test)"
 bash tools/build_docs.sh || die "docs build failed (the notebook named above did not execute)"
 
