@@ -9,7 +9,7 @@ every seed:
   random       fresh encoders (the seed's initialisation), no training
   sdc/mdc/cdc/xdc  `xdc_learner(dls, variant)` with xdc_fast's recipe (`RECIPES['xdc_fast']`: half the epochs a cross-modal
                InfoNCE warm-up, then the clustering loss with the InfoNCE beside it, heads fitted to each clustering, k-means in
-               an unwhitened PCA space, best of 5 starts) + `fit_one_cycle(epochs, lr)`; labels unused. Every clustering
+               an unwhitened PCA space, best of 5 starts) + `fit_flat_cos(epochs, lr)` (--schedule); labels unused. Every clustering
                variant gets the same options, so the table compares the targets and nothing else
   xdc_paper    `xdc_learner(dls, 'xdc', recipe='paper')`: k-means labels, re-initialised linear heads, no contrastive loss
   contrastive  `xdc_learner(dls, 'contrastive')`: the symmetric cross-modal InfoNCE alone
@@ -328,7 +328,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          k_sweep:str='',  # extra k values for XDC on seed 0, comma-separated (e.g. 8,32); empty: none
          ablation:store_true=False,  # also run the single-seed ablation of the recipe (XDC, seed 0)
          epochs:int=26,  # training epochs (every variant, supervised too)
-         lr:float=2e-3,  # one-cycle max learning rate (Adam)
+         lr:float=2e-3,  # peak learning rate (Adam)
          bs:int=64,  # batch size
          recluster_every:int=1,  # epochs between clusterings
          curve_every:int=4,  # seed 0: digit probes every this many epochs (0: no curves)
@@ -347,7 +347,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          eigen_power:float=None,  # PCA scaling before k-means in the xdc_fast rows (-0.5 whitens, 0 keeps the variances); default: the recipe's
          n_redo:int=None,  # k-means restarts per clustering in the xdc_fast rows; default: the recipe's
          joint:str=None,  # CDC's clustering space in the xdc_fast rows: concat or each; default: the recipe's
-         schedule:str='one_cycle',  # learning-rate schedule of every row: one_cycle (fit_one_cycle) or flat_cos (fit_flat_cos: flat, then cosine)
+         schedule:str='flat_cos',   # learning-rate schedule of every row: flat_cos (fit_flat_cos: flat, then cosine; xdc_fast's) or one_cycle (fit_one_cycle)
          multi_k:str='',  # several clusterings per modality for the clustering rows, e.g. 16,32,64 (the losses averaged per encoder); empty: one, --k
          plain_layout:store_true=False,  # train with the plain memory layout (default: channels-last convolution weights, `to_channels_last`)
          resume:store_true=False,  # keep the runs already in --json (same settings) and run only the missing (seed, variant) pairs

@@ -62,14 +62,17 @@ def test_shared_sources_give_shared_labels(tmp_path, sources):
     assert _rows(out) == ref and len(ref) == 200
 
 
+BUILD = Path(__file__).resolve().parents[1]/'nbs'/'_data'/'avdigits'   # the paper-table tutorial's build (reused when the docs ran first)
+
+
 @pytest.mark.slow
-def test_full_build_like_shared(tmp_path, sources):
+def test_full_build_like_shared(sources):
     "The whole build: 2000 clips, the shared set's labels.csv row for row, and raw pixels and log-mels that probe like the shared set's."
-    r = subprocess.run([sys.executable, '-m', 'xdc_fast.cli', 'avdigits', str(tmp_path/'avd'), '--fsdd', str(sources[0]),
+    r = subprocess.run([sys.executable, '-m', 'xdc_fast.cli', 'avdigits', str(BUILD), '--fsdd', str(sources[0]),
                         '--mnist', str(sources[1])], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert '1800 train / 200 valid clips, speakers george, jackson, lucas, nicolas' in r.stdout
-    assert _rows(tmp_path/'avd') == _rows(SHARED/'avdigits')
+    assert _rows(BUILD) == _rows(SHARED/'avdigits')
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
     from xdc_fast.data.audio import LogMel
@@ -85,10 +88,11 @@ def test_full_build_like_shared(tmp_path, sources):
         y = [row[key] for row in rows]
         return [cross_val_score(LogisticRegression(max_iter=500, C=0.1), np.stack(x), y, cv=3).mean() for x in (xs_v, xs_a)]
 
-    rows = _rows(SHARED/'avdigits')[::4]                                 # 500 clips
-    mine, ref = raw_probe(tmp_path/'avd', rows, 'speaker'), raw_probe(SHARED/'avdigits', rows, 'speaker')
+    # measured on 500 clips: digit 0.11 / 0.41 (video / audio) against the shared set's 0.13 / 0.47; speaker 0.25 / 0.83 against 0.26 / 0.82
+    rows = _rows(SHARED/'avdigits')[::10]                                # 200 clips
+    mine, ref = raw_probe(BUILD, rows, 'speaker'), raw_probe(SHARED/'avdigits', rows, 'speaker')
     assert abs(mine[1] - ref[1]) < 0.15, (mine, ref)                     # the speaker is as audible
-    mine, ref = raw_probe(tmp_path/'avd', rows, 'digit'), raw_probe(SHARED/'avdigits', rows, 'digit')
+    mine, ref = raw_probe(BUILD, rows, 'digit'), raw_probe(SHARED/'avdigits', rows, 'digit')
     assert all(abs(m - s) < 0.15 for m, s in zip(mine, ref)), (mine, ref)
 
 

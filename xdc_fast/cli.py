@@ -17,7 +17,7 @@ def _norm_kw(norm)->dict:
     return dict(input_norm=None if norm == 'none' else norm)
 
 def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out, seed, recipe, resume=False,
-              mixed=False, data_cfg=None, recipe_name=None, **opts):
+              mixed=False, data_cfg=None, recipe_name=None, schedule='flat_cos', **opts):
     "Pretrain one variant; run folder gets config.json, metrics.csv and checkpoint.pth."
     import json, warnings
     from fastai.torch_core import set_seed
@@ -33,14 +33,15 @@ def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out,
         (out/'config.json').write_text(json.dumps(dict(variant=variant, epochs=epochs, lr=lr, n_clusters=n_clusters, video_arch=video_arch,
                                                        audio_arch=audio_arch, seed=seed, recipe=recipe_name,
                                                        **dict(recipe.asdict(), video_norm=recipe.video_norm or 'none'),   # the CLI's name for no norm
-                                                       mixed=mixed, **(data_cfg or {}),
+                                                       mixed=mixed, schedule=schedule, **(data_cfg or {}),
                                                        files=len(dls.files), world_size=world_size(), **dls.clip_cfg), indent=1))
     ckpt = out/'checkpoint.pth'
     start = learn.resume(ckpt) if resume and ckpt.exists() else 0
     cbs = [RunCheckpoint(ckpt)] + ([RunCSVLogger(out/'metrics.csv', start_epoch=start)] if is_main() else [])
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='clustering .* is degenerate')   # the table shows empty/largest
-        learn.fit_one_cycle(epochs, lr, start_epoch=start, cbs=cbs)
+        fit = learn.fit_flat_cos if schedule == 'flat_cos' else learn.fit_one_cycle
+        fit(epochs, lr, start_epoch=start, cbs=cbs)
     return learn
 
 def _final_nmi(run, modality):
@@ -79,7 +80,7 @@ def demo(out:str='xdc_demo',        # run folder: data, figures, one sub-folder 
     for variant in ('xdc', 'sdc'):
         print(f"\n{variant.upper()} pretraining ({epochs} epochs, k={k}, clustering every {recluster_every}, recipe {recipe}, r2plus1d_small + resnet_small_audio):")
         learn = _pretrain(dls, variant, epochs, lr, (k, k), 'r2plus1d_small', 'resnet_small_audio', out/variant, seed,
-                          Recipe.of(recipe, recluster_every=recluster_every), recipe_name=recipe)
+                          Recipe.of(recipe, recluster_every=recluster_every), recipe_name=recipe, schedule='one_cycle')   # the demo's checked claim was measured so
         run = ClusterRun.from_learner(learn)
         res[variant] = {m: _final_nmi(run, m) for m in ('video', 'audio')}
         fig = show_clusters(run, 'video', n_samples=4, max_clusters=6)
@@ -168,7 +169,8 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
              audio_shift:float=0.,          # random time shift of the training audio, up to this many seconds (0: off)
              mixed:bool=False,              # mixed precision: fp16 on CUDA, bfloat16 autocast on the CPU (`to_mixed(cpu_bf16=True)`)
              epochs:int=10,                 # epochs
-             lr:float=1e-3,                 # one-cycle peak learning rate
+             lr:float=1e-3,                 # peak learning rate
+             schedule:str='flat_cos',       # flat_cos (fastai's fit_flat_cos: flat, then cosine; xdc_fast's) or one_cycle (fit_one_cycle)
              bs:int=16,                     # batch size
              workers:int=None,              # decoding worker processes (default: CPU count, at most 8)
              n_frames:int=8, fps:int=16,    # clip length and rate
@@ -186,6 +188,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     "Pretrain a video and an audio encoder on DATA by deep clustering; resumable run folder in OUT."
     if variant not in ('xdc', 'sdc', 'mdc', 'cdc', 'contrastive'): sys.exit(f"xdc_fast pretrain: --variant must be xdc, sdc, mdc, cdc or contrastive, got {variant!r}")
     if recipe not in ('xdc_fast', 'paper'): sys.exit(f"xdc_fast pretrain: --recipe must be xdc_fast or paper, got {recipe!r}")
+    if schedule not in ('flat_cos', 'one_cycle'): sys.exit(f"xdc_fast pretrain: --schedule must be flat_cos or one_cycle, got {schedule!r}")
     from xdc_fast.core import Recipe
     try: r = Recipe.of(recipe, heads=heads, assign=assign, warmup_epochs=warmup_epochs, aux_weight=aux_weight, bn_warmup=bn_warmup, features=features,
                        pca_dim=pca_dim, eigen_power=eigen_power, n_redo=n_redo, recluster_every=recluster_every,
@@ -209,7 +212,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     try:
         dls = main_first(AVDataLoaders.from_folder, data, bs=bs, num_workers=workers, n_frames=n_frames, fps=fps, size=size, crop=crop, cache=cache,
                          audio_noise=audio_noise, audio_shift=audio_shift)
-        _pretrain(dls, variant, epochs, lr, ks, video_arch, audio_arch, out, seed, r, resume, mixed=mixed, recipe_name=recipe,
+        _pretrain(dls, variant, epochs, lr, ks, video_arch, audio_arch, out, seed, r, resume, mixed=mixed, recipe_name=recipe, schedule=schedule,
                   data_cfg=dict(audio_noise=audio_noise, audio_shift=audio_shift),
                   max_points_per_centroid=max_points_per_centroid, extract_bs=extract_bs, gpu=False if cpu_kmeans else None)
     finally: teardown_distributed()
