@@ -185,16 +185,20 @@ def VideoBlock(n_frames=8,        # frames per clip
                           item_tfms=[DecodeAVTrain(), DecodeAV()],
                           batch_tfms=[NormalizeVideo(), crop_tfm, CentreCropVideo(crop)] + ([ColourJitterVideo()] if augment and colour else []))
 
-def AudioBlock(secs=1.0,              # audio window, centred on the video clip
+def AudioBlock(audio_secs=1.0,        # audio window, centred on the video clip (the name `from_folder` and the clip settings use)
                sample_rate=16000,     # mono output rate
                n_mels=40,             # mel bands
                missing_audio='error', # file without audio: 'error' or 'silence' (use `AVDataLoaders` to skip them)
                augment=True,          # gain jitter + time/frequency masking on the training set
                noise=0.,              # with `augment`: share of clips that get coloured noise (`ColouredNoise`; 0: off)
                shift=0.,              # with `augment`: random time shift of up to this many seconds (`TimeShift`; 0: off)
+               secs=None,             # deprecated: the old name of `audio_secs`
               ):
     "A `TransformBlock` for the audio window matching each clip, as a log-mel spectrogram computed on the device."
-    return TransformBlock(type_tfms=_ToRef(AudioRef, audio_secs=secs, sample_rate=sample_rate, missing_audio=missing_audio),
+    if secs is not None:
+        warnings.warn("AudioBlock(secs=...) is deprecated: pass audio_secs=... (removed in the next version)", DeprecationWarning, stacklevel=2)
+        audio_secs = secs
+    return TransformBlock(type_tfms=_ToRef(AudioRef, audio_secs=audio_secs, sample_rate=sample_rate, missing_audio=missing_audio),
                           item_tfms=[DecodeAVTrain(), DecodeAV()],
                           batch_tfms=[LogMel(sample_rate, n_mels)] + ([GainJitter(), SpecMask()] if augment else [])
                                      + (nuisance_tfms(noise, shift, sample_rate) if augment else []))
