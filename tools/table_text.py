@@ -18,7 +18,7 @@ RESULTS = root/'benchmarks'/'results'
 FILES = [root/'nbs'/'index.ipynb', root/'nbs'/'tutorials'/'paper_table.ipynb', root/'benchmarks'/'README.md']
 BLOCK = re.compile(r'(<!-- table_text:(\w+):(\w+) -->\n)(.*?)(<!-- /table_text -->)', re.S)
 NAMES = {'random': 'random init', 'sdc': 'SDC', 'mdc': 'MDC', 'cdc': 'CDC', 'xdc_paper': 'XDC, paper recipe',
-         'xdc': '**XDC** (xdc_fast defaults)', 'contrastive': 'contrastive (InfoNCE alone)', 'supervised': 'supervised (same budget)'}
+         'xdc': '**XDC** (xdc_fast recipe)', 'contrastive': 'contrastive (InfoNCE alone)', 'supervised': 'supervised (same budget)'}
 
 def _paper_table():
     "benchmarks/paper_table.py as a module (its `VARIANTS`, `PROBES`, `ABLATION`, `orderings` and `targets`)."
@@ -36,7 +36,9 @@ def measured(t, pt)->str:
             else ', all seeds (the run stopped in its ablation)')
     opts = ', '.join(f"`{k}={c[k]!r}`" for k in pt.OVERRIDES if k in c)     # the table's overrides of the recipe
     merged = f", merged from {' and '.join(f'`{f}`' for f in c['merged_from'])} (rows measured with the same settings)" if c.get('merged_from') else ''
-    return (f"Measured {c['date']} on {c['machine']}{' (CUDA)' if c.get('cuda') else ''}: {c['epochs']} epochs, "
+    sched = f", `fit_{c['schedule']}`" if c.get('schedule') else ', `fit_one_cycle`'
+    ks = f", clusterings of k = {', '.join(map(str, c['multi_k']))} per modality" if c.get('multi_k') else ''
+    return (f"Measured {c['date']} on {c['machine']}{' (CUDA)' if c.get('cuda') else ''}: {c['epochs']} epochs{sched}{ks}, "
             f"`{c['video_arch']}` + `{c['audio_arch']}`{', the xdc_fast rows with ' + opts if opts else ''}, {c['seeds']} seeds{part}{merged}{took} "
             f"(mean ± sample standard deviation over seeds):")
 
