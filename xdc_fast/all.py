@@ -5,7 +5,7 @@ from .avdigits import make_avdigits, fsdd_recordings, mnist_test_set, AVDIGITS_S
 from .data.decode import decode_clip, decode_clips, probe_video, clip_starts, verify_videos, check_video, DecodeError, MissingAudioError
 from .data.video import NormalizeVideo, RandomResizedCropVideo, CentreCropVideo, ColourJitterVideo
 from .data.audio import LogMel, GainJitter, SpecMask, ColouredNoise, TimeShift, nuisance_tfms
-from .data.block import (VIDEO_EXTS, AUDIO_EXTS, media_exts, get_video_files, VideoBlock, AudioBlock, ClipIdBlock, DecodeAV, DecodeAVTrain,
+from .data.block import (VIDEO_EXTS, AUDIO_EXTS, media_exts, cache_root, get_video_files, VideoBlock, AudioBlock, ClipIdBlock, DecodeAV, DecodeAVTrain,
                          AVTfmdDL, AVDataLoaders, verify_videos_cached)
 from .data.prepare import prepare_video, prepare_videos
 from .models import R2Plus1D, AudioResNet, r2plus1d_18, r2plus1d_small, resnet18_audio, resnet_small_audio, get_encoder, load_xdc_weights, ENCODERS

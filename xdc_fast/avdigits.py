@@ -15,6 +15,7 @@ from scipy.signal import resample_poly
 from fastcore.parallel import parallel
 
 from .synthetic import write_av
+from .data.block import cache_root
 
 # %% ../nbs/00b_avdigits.ipynb #695e9bea
 FSDD_COMMIT = '26eb9aaf76e81b692f806f9140c2d2777410d7a1'      # the FSDD commit AV-digits is built from
@@ -32,7 +33,7 @@ AVDIGITS_SPEAKERS = ('george', 'jackson', 'lucas', 'nicolas')   # the shared set
 # %% ../nbs/00b_avdigits.ipynb #075c2239
 def _cache_dir()->Path:
     "Where downloaded sources go: `$XDC_FAST_CACHE/sources` (default ~/.cache/xdc_fast/sources), beside the verify cache."
-    return Path(os.environ.get('XDC_FAST_CACHE', Path.home()/'.cache'/'xdc_fast'))/'sources'
+    return cache_root()/'sources'
 
 def _speaker_hash(folder, speaker)->str:
     h = hashlib.sha256()

@@ -12,10 +12,6 @@ from pathlib import Path
 from fastcore.script import anno_parser
 
 # %% ../nbs/11_cli.ipynb #b509acf9
-def _norm_kw(norm)->dict:
-    "`get_encoder` keyword for a CLI input-normalisation name ('none': no input normalisation layer)."
-    return dict(input_norm=None if norm == 'none' else norm)
-
 def _pretrain(dls, variant, epochs, lr, n_clusters, video_arch, audio_arch, out, seed, recipe, resume=False,
               mixed=False, data_cfg=None, recipe_name=None, schedule='flat_cos', **opts):
     "Pretrain one variant; run folder gets config.json, metrics.csv and checkpoint.pth."
@@ -220,19 +216,10 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
 
 # %% ../nbs/11_cli.ipynb #78b2d2ee
 def _run_encoder(run, modality, cmd):
-    "The pretrained `modality` encoder of a run folder and the run's config (exits with a message if the folder is not a run)."
-    import json, torch
-    from xdc_fast.models import get_encoder
-    run = Path(run)
-    if not (run/'config.json').exists() or not (run/'checkpoint.pth').exists():
-        sys.exit(f"xdc_fast {cmd}: {run} is not a pretraining run folder (needs config.json and checkpoint.pth from xdc_fast pretrain)")
-    cfg = json.loads((run/'config.json').read_text())
-    slot = 'video_encoder.' if modality == 'video' else 'audio_encoder.'
-    norm = cfg.get(f'{modality}_norm', 'none' if modality == 'video' else 'batch')   # runs written before the option: the defaults
-    enc = get_encoder(cfg[f'{modality}_arch'], **_norm_kw(norm))
-    sd = torch.load(run/'checkpoint.pth', map_location='cpu', weights_only=True)['model']
-    enc.load_state_dict({k[len(slot):]: v for k, v in sd.items() if k.startswith(slot)})
-    return enc, cfg
+    "The pretrained `modality` encoder of a run folder and the run's clip settings (exits with a message if the folder is not a run)."
+    from xdc_fast.evaluate import run_encoder
+    try: return run_encoder(run, modality)
+    except FileNotFoundError as e: sys.exit(f"xdc_fast {cmd}: {e}")
 
 def _check_modality(modality, cmd):
     if modality not in ('video', 'audio'): sys.exit(f"xdc_fast {cmd}: --modality must be video or audio, got {modality!r}")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastcore.foundation import L
-from .data.block import media_exts
+from .data.block import media_exts, AUDIO_EXTS
 from .transfer import _clip_outputs, _clip_cfg, _CLIP_CFG, _pick_encoder, linear_probe, knn_predict
 
 # %% ../nbs/12_evaluate.ipynb #3809d527
@@ -437,7 +437,7 @@ def export_clusters(run,                  # a `ClusterRun`, its file, a run fold
                 cnt = torch.bincount(run.labels[members], minlength=len(run.vocab or [])).tolist()
                 top = sorted(((n, (run.vocab or range(len(cnt)))[j]) for j, n in enumerate(cnt) if n), reverse=True)[:3]
                 comp = ' · ' + ', '.join(f"{v} {n}" for n, v in top)
-            tag = 'audio' if c.get('source') == 'a' and all(Path(s).suffix.lower() in ('.wav', '.flac', '.mp3', '.ogg') for s in shown) else 'video'
+            tag = 'audio' if c.get('source') == 'a' and all(Path(s).suffix.lower() in AUDIO_EXTS for s in shown) else 'video'
             media = ''.join(f'<{tag} controls preload="none" src="{html.escape(s)}"></{tag}>' for s in shown)
             sections.append(f'<div class="c"><h2>{name} · cluster {k}</h2><p class="n">{len(members)} members{comp}</p>{media}</div>')
     summary = (f"{len(run.train_ids)} clustered items · clusterings {', '.join(names)} · files "

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'AUDIO_EXTS', 'get_video_files', 'media_exts', 'VideoRef', 'AudioRef', 'DecodeAV', 'DecodeAVTrain',
-           'ClipCache', 'VideoBlock', 'AudioBlock', 'item_ids', 'ClipIdBlock', 'verify_videos_cached', 'AVTfmdDL',
-           'balanced_idxs', 'build_dataloaders', 'AVDataLoaders']
+           'ClipCache', 'VideoBlock', 'AudioBlock', 'item_ids', 'ClipIdBlock', 'cache_root', 'verify_videos_cached',
+           'AVTfmdDL', 'balanced_idxs', 'build_dataloaders', 'AVDataLoaders']
 
 # %% ../../nbs/03_data.block.ipynb #b58fa09e
 import xdc_fast.core   # first: fastai imported without its torch.jit.script warning (see core)
@@ -223,9 +223,12 @@ def ClipIdBlock(files):
     return TransformBlock(type_tfms=_ClipId(files))
 
 # %% ../../nbs/03_data.block.ipynb #5ec1d527
+def cache_root()->Path:
+    "xdc_fast's cache folder: `$XDC_FAST_CACHE`, default ~/.cache/xdc_fast (verify results, downloaded sources)."
+    return Path(os.environ.get('XDC_FAST_CACHE', Path.home()/'.cache'/'xdc_fast'))
+
 def _cache_file(root, need_audio, need_video=True):
-    d = Path(os.environ.get('XDC_FAST_CACHE', Path.home()/'.cache'/'xdc_fast'))
-    return d/f"verify-{hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:16]}-{int(need_audio)}{'' if need_video else 's'}.json"
+    return cache_root()/f"verify-{hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:16]}-{int(need_audio)}{'' if need_video else 's'}.json"
 
 def verify_videos_cached(files, root, need_audio=True, n_workers=None, progress=True, need_video=True)->L:
     "`verify_videos` that only checks files new or changed since the last call for `root`."
