@@ -95,6 +95,24 @@ def test_full_build_like_shared(sources):
     mine, ref = raw_probe(BUILD, rows, 'digit'), raw_probe(SHARED/'avdigits', rows, 'digit')
     assert all(abs(m - s) < 0.15 for m, s in zip(mine, ref)), (mine, ref)
 
+    def handwriting(root, rows):
+        "Median height of the digit's ink box and the 5th/95th percentiles of its centre, on the first frame (px)."
+        from scipy.ndimage import median_filter
+        hs, cs = [], []
+        for row in rows:
+            v, _ = decode_clip(root/row['file'], start=0., n_frames=1, fps=16, size=64, audio_secs=1.0)
+            f = v[0].float().numpy()                                         # (64,64,3)
+            ink = np.abs(f - median_filter(f, size=(21, 21, 1))).sum(-1) > 60    # far from the smooth background
+            if ink.sum() < 5: continue
+            y, x = np.nonzero(ink)
+            hs.append(y.max() - y.min() + 1); cs += [x.mean(), y.mean()]
+        return np.median(hs), np.percentile(cs, [5, 95])
+
+    # generator 1 drew 18-26 px digits reaching the edges (median 23 px, centres 13-51) against the reference's 30 px
+    # near the middle (centres 21-42), and trained far worse (benchmarks/results/archive/avdigits_build_xdc_gen1.json)
+    (h, c), (h_ref, c_ref) = handwriting(BUILD, rows), handwriting(SHARED/'avdigits', rows)
+    assert abs(h - h_ref) <= 3 and np.abs(c - c_ref).max() <= 4, ((h, c), (h_ref, c_ref))
+
 
 def test_cli_errors(tmp_path):
     fsdd, mnist = _stand_in_sources(tmp_path, speakers=('ann',), n_takes=2)

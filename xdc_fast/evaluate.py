@@ -354,7 +354,7 @@ def _run_parts(run):
     else:
         model = unwrap(run.model)
         cl = {n: dict(model.cluster_state.clusterings.get(n, {}), source=src) for n, (src, _) in model.clusterings.items()}
-        encs = {m: e for m, e in zip(model.inputs, (model.video_encoder, model.audio_encoder))}
+        encs = {m: e for m, e in zip(model.modalities, (model.video_encoder, model.audio_encoder))}
         cfg = _clip_cfg(run.dls, {})
     cl = {n: c for n, c in cl.items() if c.get('centroids') is not None and c.get('A') is not None}
     if not cl: raise ValueError("the run holds no clustering: train at least one epoch past the warm-up first")

@@ -153,7 +153,7 @@ def xdc_learner(dls,                            # `AVDataLoaders` (video clip, l
     with keep_rng():                  # the initial weights (named encoders, heads, projections): a function of `seed` too
         set_seed(seed)
         encs = [get_encoder(archs[m], input_norm=norms[m]) if isinstance(archs[m], str) else get_encoder(archs[m]) for m in modalities]
-        model = XDCModel(*encs, head_plan, clusterings, inputs=modalities, proj_dim=proj_dim if uses_proj else None,
+        model = XDCModel(*encs, head_plan, clusterings, modalities=modalities, proj_dim=proj_dim if uses_proj else None,
                          head_type='centroids' if r.heads == 'centroids' and not contrastive else 'linear', head_temperature=head_temperature, proj=proj)
     mb = MemoryBank(len(dls.files), proj_dim, seed=seed) if bank and uses_proj else None
     loss = XDCLoss(len(head_plan), cluster_weight=0. if contrastive else 1., contrastive_weight=1. if contrastive else r.aux_weight,

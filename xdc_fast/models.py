@@ -9,7 +9,7 @@ __all__ = ['ENCODERS', 'VARIANTS', 'MODALITY_PAIRS', 'Conv2Plus1D', 'Block2Plus1
            'info_nce', 'MemoryBank', 'CentroidHead', 'ClusterState', 'XDCModel', 'MultiHeadLoss', 'XDCLoss']
 
 # %% ../nbs/04_models.ipynb #5016811c
-import math
+import math, warnings
 from pathlib import Path
 import torch
 from torch import nn
@@ -286,17 +286,21 @@ class ClusterState(nn.Module):
 
 class XDCModel(nn.Module):
     "Two encoders (video and audio by default), one head per clustering target, and optional projection heads for the contrastive loss."
-    def __init__(self, video_encoder, audio_encoder, heads, clusterings, inputs=('video', 'audio'),
+    def __init__(self, video_encoder, audio_encoder, heads, clusterings, modalities=('video', 'audio'),   # what the two encoders see
                  proj_dim=None,          # projection heads to this size (contrastive loss, centroid heads); None: none
                  head_type='linear',     # 'linear' (re-initialised after every clustering, the paper) or 'centroids' (DeepCluster-v2)
                  head_temperature=0.1,   # temperature of the centroid heads' cosine logits
-                 proj='mlp'):            # projection heads: 'mlp' (Linear-BN-ReLU-Linear) or 'linear'
+                 proj='mlp',             # projection heads: 'mlp' (Linear-BN-ReLU-Linear) or 'linear'
+                 inputs=None):           # deprecated: `modalities`
         if proj not in ('mlp', 'linear'): raise ValueError(f"proj must be 'mlp' or 'linear', got {proj!r}")
         super().__init__()
-        if tuple(inputs) not in MODALITY_PAIRS: raise ValueError(f"inputs must be one of {MODALITY_PAIRS}, got {inputs!r}")
+        if inputs is not None:
+            warnings.warn("XDCModel(inputs=...) is deprecated: use modalities= (the name xdc_learner uses)", DeprecationWarning, stacklevel=2)
+            modalities = inputs
+        if tuple(modalities) not in MODALITY_PAIRS: raise ValueError(f"modalities must be one of {MODALITY_PAIRS}, got {modalities!r}")
         if head_type not in ('linear', 'centroids'): raise ValueError(f"head_type must be 'linear' or 'centroids', got {head_type!r}")
         if head_type == 'centroids' and not proj_dim: raise ValueError("centroid heads classify projection-head embeddings: pass proj_dim (e.g. 128)")
-        self.video_encoder, self.audio_encoder, self.inputs = video_encoder, audio_encoder, tuple(inputs)
+        self.video_encoder, self.audio_encoder, self.modalities = video_encoder, audio_encoder, tuple(modalities)
         self.head_spec, self.clusterings, self.head_type = list(heads), dict(clusterings), head_type
         n_out = dict(v=video_encoder.n_out, a=audio_encoder.n_out)
         nh = 0 if proj == 'linear' else None
@@ -306,10 +310,15 @@ class XDCModel(nn.Module):
             return CentroidHead(proj_dim, k, head_temperature) if head_type == 'centroids' else reset_head(nn.Linear(n_out[enc], k))
         self.heads = nn.ModuleDict({name: head(enc, c) for name, enc, c in self.head_spec})
         self.cluster_state = ClusterState()
+    @property
+    def inputs(self)->tuple:
+        "Deprecated: `modalities`."
+        warnings.warn("XDCModel.inputs is deprecated: use .modalities", DeprecationWarning, stacklevel=2)
+        return self.modalities
     def encode(self, video, mel):
         "Features of both encoders: `(B, d_1), (B, d_2)`."
         x = dict(video=video, audio=mel)
-        return self.video_encoder(x[self.inputs[0]]), self.audio_encoder(x[self.inputs[1]])
+        return self.video_encoder(x[self.modalities[0]]), self.audio_encoder(x[self.modalities[1]])
     def embed(self, video, mel):
         "What the clustering sees: the encoders' features, or with centroid heads the L2-normalised projections."
         fv, fa = self.encode(video, mel)

@@ -129,9 +129,9 @@ def _pick_encoder(model, modality):
     "The encoder of `modality` in a Learner, an `XDCModel`, a `Classifier`, or a bare encoder module."
     if isinstance(model, Learner): model = model.model
     if hasattr(model, 'encoder') and hasattr(model, 'head'): return model.encoder   # `Classifier` of `finetune_learner`
-    if hasattr(model, 'inputs') and hasattr(model, 'video_encoder'):          # XDCModel: the encoder that sees `modality`
-        encs = [e for e, m in zip((model.video_encoder, model.audio_encoder), model.inputs) if m == modality]
-        if not encs: raise ValueError(f"this model's encoders see {model.inputs}, not {modality!r}; pass modality={model.inputs[0]!r}")
+    if hasattr(model, 'modalities') and hasattr(model, 'video_encoder'):          # XDCModel: the encoder that sees `modality`
+        encs = [e for e, m in zip((model.video_encoder, model.audio_encoder), model.modalities) if m == modality]
+        if not encs: raise ValueError(f"this model's encoders see {model.modalities}, not {modality!r}; pass modality={model.modalities[0]!r}")
         return encs[0]
     return model
 
@@ -313,7 +313,7 @@ class KNNMonitor(Callback):
     def before_fit(self):
         self.active = getattr(self.dls, 'labels', None) is not None and not hasattr(self.learn, 'lr_finder')
         if not self.active: return
-        self.names = _knn_names(getattr(self.learn.model, 'inputs', ('video', 'audio')))
+        self.names = _knn_names(getattr(self.learn.model, 'modalities', ('video', 'audio')))
         self.log = {n: float('nan') for n in self.names}
         have = set(self.learn.metrics.attrgot('name'))
         self.added = [ValueMetric(self._getter(n), n) for n in self.names if n not in have]
