@@ -329,6 +329,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          k_sweep:str='',  # extra k values for XDC on seed 0, comma-separated (e.g. 8,32); empty: none
          ablation:store_true=False,  # also run the single-seed ablation of the recipe (XDC, seed 0)
          epochs:int=26,  # training epochs (every variant, supervised too)
+         steps:int=None,  # the budget in optimiser steps instead (epochs = steps / batches per epoch, rounded): the same budget on a dataset of another size (26 epochs of the reference build are 728)
          lr:float=2e-3,  # peak learning rate (Adam)
          bs:int=64,  # batch size
          recluster_every:int=1,  # epochs between clusterings
@@ -362,6 +363,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     if bad := [v for v in names if v not in VARIANTS]: raise SystemExit(f"unknown variants {bad}; choose from {', '.join(VARIANTS)}")
     if features not in ('recipe', 'pass', 'train'): raise SystemExit(f"--features must be 'recipe', 'pass' or 'train', got {features!r}")
     if seeds < 1 or epochs < 1: raise SystemExit(f"--seeds and --epochs must be >= 1, got {seeds} and {epochs}")
+    if steps is not None and steps < 1: raise SystemExit(f"--steps must be >= 1, got {steps}")
     if aux_weight is not None and aux_weight < 0: raise SystemExit(f"--aux_weight must be >= 0, got {aux_weight}")
     if schedule not in ('one_cycle', 'flat_cos'): raise SystemExit(f"--schedule must be one_cycle or flat_cos, got {schedule!r}")
     try: mks = [int(x) for x in multi_k.split(',') if x.strip()]
@@ -380,6 +382,9 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
                xdc_fast=recipe.asdict())   # the options these rows ran with (the recipe's defaults change)
     dls = AVDataLoaders.from_folder(data, bs=bs, flip=False, crop_scale=cfg['crop_scale'], progress=False, cache=True, **cfg['clip'])
     files = dls.files
+    if steps is not None:                                          # the same number of steps whatever the dataset's size
+        cfg.update(epochs=max(1, round(steps / len(dls.train))), steps=steps)
+        print(f"--steps {steps}: {cfg['epochs']} epochs of {len(dls.train)} batches", flush=True)
     split = np.array([Path(f).relative_to(data).parts[0] for f in files])
     labels = {'label': dls.labels.numpy(), **nuisance_labels(data, files)}
     print(f"{data}: {int((split == 'train').sum())} train / {int((split == 'valid').sum())} valid videos, {len(dls.label_vocab)} labels, "
