@@ -40,12 +40,13 @@ def test_pretrain_recipes_and_the_contrastive_peer(synth_ds, tmp_path):
     cfg = json.loads((tmp_path/'paper'/'config.json').read_text())
     assert (cfg['recipe'], cfg['heads'], cfg['assign'], cfg['aux_weight'], cfg['video_norm'], cfg['audio_norm']) == \
            ('paper', 'reinit', 'kmeans', 0., 'none', 'batch')                       # the recipe's own input norms
-    r = run('pretrain', synth_ds, '--out', tmp_path/'con', '--epochs', 2, '--variant', 'contrastive', '--cache',
+    r = run('pretrain', synth_ds, '--out', tmp_path/'con', '--steps', 6, '--variant', 'contrastive', '--cache',
             '--audio-noise', 0.5, '--audio-shift', 0.1, '--mixed', *SMALL)
     assert r.returncode == 0, r.stderr[-2000:]
     cfg = json.loads((tmp_path/'con'/'config.json').read_text())
     assert (cfg['variant'], cfg['recipe'], cfg['video_norm'], cfg['audio_norm']) == ('contrastive', 'xdc_fast', 'clip', 'cmvn')
     assert (cfg['audio_noise'], cfg['audio_shift'], cfg['mixed']) == (0.5, 0.1, True)
+    assert cfg['epochs'] == 2 and '--steps 6: 2 epochs of 3 batches' in r.stdout        # 24 training clips in batches of 8
     assert (tmp_path/'con'/'checkpoint.pth').exists() and (tmp_path/'con'/'metrics.csv').read_text().count('\n') == 3
     r = run('extract', synth_ds, '--run', tmp_path/'con', '--out', tmp_path/'f.pt', '--workers', 0)   # its encoders transfer like any run's
     assert r.returncode == 0, r.stderr[-2000:]

@@ -165,6 +165,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
              audio_shift:float=0.,          # random time shift of the training audio, up to this many seconds (0: off)
              mixed:bool=False,              # mixed precision: fp16 on CUDA, bfloat16 autocast on the CPU (`to_mixed(cpu_bf16=True)`)
              epochs:int=10,                 # epochs
+             steps:int=None,                # the budget in optimiser steps instead of epochs (epochs = steps / batches per epoch, rounded): one budget for any dataset size
              lr:float=1e-3,                 # peak learning rate
              schedule:str='flat_cos',       # flat_cos (fastai's fit_flat_cos: flat, then cosine; xdc_fast's) or one_cycle (fit_one_cycle)
              bs:int=16,                     # batch size
@@ -195,6 +196,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     if len(ks) != 2 or min(ks) < 2: sys.exit(f"xdc_fast pretrain: --n_clusters must be two integers >= 2 like 64,64, got {n_clusters!r}")
     if not Path(data).is_dir(): sys.exit(f"xdc_fast pretrain: {data} is not a folder")
     if epochs < 1 or bs < 1: sys.exit(f"xdc_fast pretrain: --epochs and --bs must be >= 1, got {epochs} and {bs}")
+    if steps is not None and steps < 1: sys.exit(f"xdc_fast pretrain: --steps must be >= 1, got {steps}")
     if not 0 <= audio_noise <= 1 or audio_shift < 0: sys.exit(f"xdc_fast pretrain: --audio_noise must be in [0, 1] and --audio_shift >= 0, got {audio_noise} and {audio_shift}")
     if resume and not (Path(out)/'checkpoint.pth').exists(): sys.exit(f"xdc_fast pretrain: --resume but {Path(out)/'checkpoint.pth'} does not exist")
     import matplotlib; matplotlib.use('Agg')
@@ -208,6 +210,9 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     try:
         dls = main_first(AVDataLoaders.from_folder, data, bs=bs, num_workers=workers, n_frames=n_frames, fps=fps, size=size, crop=crop, cache=cache,
                          audio_noise=audio_noise, audio_shift=audio_shift)
+        if steps is not None:                       # the same budget whatever the dataset's size (and the number of ranks)
+            epochs = max(1, round(steps / len(dls.train)))
+            if main: print(f"--steps {steps}: {epochs} epochs of {len(dls.train)} batches")
         _pretrain(dls, variant, epochs, lr, ks, video_arch, audio_arch, out, seed, r, resume, mixed=mixed, recipe_name=recipe, schedule=schedule,
                   data_cfg=dict(audio_noise=audio_noise, audio_shift=audio_shift),
                   max_points_per_centroid=max_points_per_centroid, extract_bs=extract_bs, gpu=False if cpu_kmeans else None)
