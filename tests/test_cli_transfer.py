@@ -31,6 +31,17 @@ def test_pretrain_rejects_unknown_input_norm(synth_ds, tmp_path):
     assert r.returncode != 0 and "--features must be one of 'pass', 'train', got 'extra'" in r.stderr
     r = run('pretrain', synth_ds, '--out', tmp_path/'x', '--audio-noise', 2)
     assert r.returncode != 0 and "--audio_noise must be in [0, 1]" in r.stderr
+    r = run('pretrain', synth_ds, '--out', tmp_path/'x', '--joint', 'sum')
+    assert r.returncode != 0 and "--joint must be one of 'concat', 'each', got 'sum'" in r.stderr
+
+
+def test_pretrain_takes_every_recipe_option():
+    "Every option of `Recipe` is an option of `xdc_fast pretrain` (the recipe checks them once; the CLI only names them)."
+    import inspect
+    from xdc_fast.cli import pretrain
+    from xdc_fast.core import Recipe
+    missing = sorted(set(Recipe.fields()) - set(inspect.signature(pretrain).parameters))
+    assert not missing, f"Recipe options that xdc_fast pretrain lacks: {missing}"
 
 
 @pytest.mark.slow
