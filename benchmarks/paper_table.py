@@ -316,6 +316,109 @@ def _save(path, out, cfg, data, seeds, t_start, partial=False, **extra):
                date=time.strftime('%Y-%m-%d'), cuda=torch.cuda.is_available(), partial=partial))
     Path(path).parent.mkdir(parents=True, exist_ok=True); Path(path).write_text(_json.dumps(out, indent=1))
 
+class Bench:
+    "One invocation of the table: what it measures (per variant and seed, seed 0's curves and history, the k sweep, the ablation), its JSON and its report."
+    def __init__(self, data, dls, cfg, names, split, labels, json=None, t_start=None):
+        self.data, self.dls, self.cfg, self.names, self.split, self.labels, self.json = data, dls, cfg, names, split, labels, json
+        self.t_start = t_start or time.time()
+        self.rows, self.timings, self.curves, self.ablation, self.sweep, self.history = {v: [] for v in names}, {}, {}, {}, {}, {}
+        self.earlier, self.ran, self.table_minutes = 0., False, None
+
+    def resume(self, seeds):
+        "Keep what an earlier invocation with the same settings wrote to `json` (--resume): only the missing runs are measured."
+        if not self.json or not Path(self.json).exists(): return
+        old, cfg = _json.loads(Path(self.json).read_text()), self.cfg
+        was, now = {k: old['config'].get(k, False if k == 'channels_last' else None) for k in cfg}, _json.loads(_json.dumps(cfg))   # files from before the layout option: plain
+        if diff := [f"{k}: {was[k]} there, {now[k]} now" for k in cfg if was[k] != now[k]]:
+            raise SystemExit(f"--resume: {self.json} was measured with other settings ({'; '.join(diff)}); use another --json")
+        for v in self.names: self.rows[v] = [r for r in old.get(v, {}).get('per_seed', []) if r['seed'] < seeds]
+        self.curves, self.ablation, self.sweep, self.history = (old.get(k, {}) for k in ('curves', 'ablation', 'k_sweep', 'history'))
+        self.earlier = old['config'].get('table_minutes', 0.)
+        cfg.update({k: old['config'][k] for k in CARRIED if k in old['config']})   # where the file's rows came from, kept through --resume
+        print(f"--resume: kept {sum(map(len, self.rows.values()))} runs of {self.json}", flush=True)
+
+    def snapshot(self)->dict:
+        out = {v: summarise(self.rows[v]) for v in self.names if self.rows[v]}
+        return dict(out, curves=self.curves, history=self.history, ablation=self.ablation, k_sweep=self.sweep)
+
+    def save(self, seeds, partial=True):
+        "The JSON so far (`partial` until the report): a stopped run keeps what it measured, and its time, for --resume."
+        if not self.json: return
+        mins = self.table_minutes if self.table_minutes is not None else round(self.earlier + (time.time() - self.t_start) / 60, 1)
+        _save(self.json, self.snapshot(), self.cfg, self.data, seeds, self.t_start, partial=partial, table_minutes=mins)
+
+    def measure(self, seeds, curve_every=0):
+        "Every (seed, variant) not measured yet: train (or not, for random init), probe, record; the JSON after each run."
+        dls, split, labels = self.dls, self.split, self.labels
+        for seed in range(seeds):
+            for v in self.names:
+                if any(r['seed'] == seed for r in self.rows[v]): continue      # measured by an earlier run (--resume)
+                self.ran = True
+                t0 = time.time()
+                curve = ProbeCurve(dls, split, labels, curve_every) if seed == 0 and curve_every and v != 'random' else None
+                model = XDCModel(*encoders(self.cfg, seed), [], {}) if v == 'random' else train(dls, v, self.cfg, seed, curve)
+                r = dict(seed=seed, **probes(model, dls, split, labels), **getattr(model, 'final_log', {}),
+                         seconds=round(time.time() - t0))                       # this run's time, training and probes
+                self.rows[v].append(r); self.timings.setdefault(v, []).append(r['seconds'])
+                if curve is not None: self.curves[v] = curve.points
+                if seed == 0 and hasattr(model, 'history'): self.history[v] = model.history     # seed 0's per-epoch diagnostics
+                print(f"seed {seed} {v:12s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({r['seconds']} s)", flush=True)
+                self.save(seed + 1)
+        # the table's own time: decoding, the seeds' runs and their probes (not the sweep, the saved run or the ablation); --resume adds the earlier invocations'
+        this_run = (time.time() - self.t_start) / 60 if self.ran or not self.earlier else 0.   # a --resume that ran nothing adds nothing
+        self.table_minutes = round(self.earlier + this_run, 1)
+
+    def sweep_k(self, ks, seeds):
+        "XDC (seed 0) with each k in `ks` (--k_sweep)."
+        for kk in ks:
+            if str(kk) in self.sweep: continue
+            t0 = time.time()
+            r = probes(train(self.dls, 'xdc', dict(self.cfg, k=kk), 0), self.dls, self.split, self.labels, which=('video', 'audio'))
+            self.sweep[str(kk)] = r
+            print(f"k sweep: xdc k={kk}  video {r['video']:.3f}  audio {r['audio']:.3f}  ({time.time() - t0:.0f} s)", flush=True)
+            self.save(seeds)
+
+    def save_run(self, path):
+        "XDC (seed 0, the table's settings) trained once more, its `ClusterRun` saved to `path` (skipped if it exists)."
+        if Path(path).exists(): return
+        t0 = time.time()
+        train(self.dls, 'xdc', self.cfg, 0, save_run=str(Path(path).resolve()))
+        print(f"saved the ClusterRun of XDC (seed 0) to {path} ({time.time() - t0:.0f} s)", flush=True)
+
+    def ablate(self, seeds):
+        "The single-seed ablation: XDC (seed 0) with one option of the recipe changed (`ABLATION`)."
+        for name, opts in ABLATION.items():
+            if name in self.ablation: continue
+            if opts.get('mixed') and not bf16_native():      # emulated bf16 takes hours and measures nothing a user would run
+                print(f"ablation {name:18s} skipped: this CPU has no native bfloat16 (AVX512-BF16 or AMX); --resume on one that has adds it", flush=True)
+                continue
+            t0 = time.time()
+            row = next((r for r in self.rows.get(SAME_AS_ROW.get(name), []) if r['seed'] == 0), None)
+            if row is not None: r = {p: row[p] for p in PROBES if p in row}
+            else:
+                try: r = dict(probes(train(self.dls, 'xdc', self.cfg, 0, **opts), self.dls, self.split, self.labels), seconds=round(time.time() - t0))
+                except (ValueError, FloatingPointError) as e:     # a diverged run (NaN features): a finding, not the end of the run
+                    r = dict(error=str(e).strip().splitlines()[-1].strip(), seconds=round(time.time() - t0))
+            self.ablation[name] = r
+            print(f"ablation {name:18s} " + ('failed: ' + r['error'] if 'error' in r else '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r))
+                  + f"  ({time.time() - t0:.0f} s)", flush=True)
+            self.save(seeds)
+
+    def report(self, seeds, plot=None)->dict:
+        "The table, the orderings and the targets printed; the final JSON (no longer partial) and the plot written."
+        out, total = self.snapshot(), time.time() - self.t_start
+        print(f"\n{'variant':12s}" + ''.join(f"{p:>18s}" for p in PROBES))
+        for v in self.names:
+            print(f"{v:12s}" + ''.join(f"{out[v][p]:>11.3f} ± {out[v][p + '_std']:.3f}" if p in out[v] else f"{'-':>18s}" for p in PROBES))
+        for p in ('video', 'audio'): print(f"{p} ordering: {' > '.join(orderings(out, p))}")
+        for t, met, nums in targets(out, recipe_kind(self.cfg)): print(f"target: {t}: {'met' if met else 'NOT met'} ({nums})")
+        print(f"table took {self.table_minutes} min, this invocation {total / 60:.1f} min ({', '.join(f'{v} {np.mean(t):.0f} s/seed' for v, t in self.timings.items())})")
+        self.save(seeds, partial=False)
+        if plot:
+            import matplotlib; matplotlib.use('Agg')
+            plot_table(out, plot)
+        return out
+
 from _args import normalise_argv
 if __name__ == '__main__': normalise_argv()                    # --k-sweep or --k_sweep, with fastcore 1 or 2
 
@@ -389,75 +492,10 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     labels = {'label': dls.labels.numpy(), **nuisance_labels(data, files)}
     print(f"{data}: {int((split == 'train').sum())} train / {int((split == 'valid').sum())} valid videos, {len(dls.label_vocab)} labels, "
           f"nuisances: {', '.join(k for k in labels if k != 'label')}; {dls.cache} ({time.time() - t_start:.0f} s)", flush=True)
-    rows, timings, curves, ablation_rows, sweep, earlier, ran, history = {v: [] for v in names}, {}, {}, {}, {}, 0., False, {}
-    if resume and json and Path(json).exists():                  # a stopped run: keep what it measured, with the same settings
-        old = _json.loads(Path(json).read_text())
-        was, now = {k: old['config'].get(k, False if k == 'channels_last' else None) for k in cfg}, _json.loads(_json.dumps(cfg))   # files from before the layout option: plain
-        if diff := [f"{k}: {was[k]} there, {now[k]} now" for k in cfg if was[k] != now[k]]:
-            raise SystemExit(f"--resume: {json} was measured with other settings ({'; '.join(diff)}); use another --json")
-        for v in names: rows[v] = [r for r in old.get(v, {}).get('per_seed', []) if r['seed'] < seeds]
-        curves, ablation_rows, sweep, history = old.get('curves', {}), old.get('ablation', {}), old.get('k_sweep', {}), old.get('history', {})
-        earlier = old['config'].get('table_minutes', 0.)
-        cfg.update({k: old['config'][k] for k in CARRIED if k in old['config']})   # where the file's rows came from, kept through --resume
-        print(f"--resume: kept {sum(map(len, rows.values()))} runs of {json}", flush=True)
-    def snapshot(partial=True):
-        out = {v: summarise(rows[v]) for v in names if rows[v]}
-        return dict(out, curves=curves, history=history, ablation=ablation_rows, k_sweep=sweep)
-    for seed in range(seeds):
-        for v in names:
-            if any(r['seed'] == seed for r in rows[v]): continue      # measured by an earlier run (--resume)
-            ran = True
-            t0 = time.time()
-            curve = ProbeCurve(dls, split, labels, curve_every) if seed == 0 and curve_every and v != 'random' else None
-            model = XDCModel(*encoders(cfg, seed), [], {}) if v == 'random' else train(dls, v, cfg, seed, curve)
-            r = dict(seed=seed, **probes(model, dls, split, labels), **getattr(model, 'final_log', {}),
-                     seconds=round(time.time() - t0))                       # this run's time, training and probes
-            rows[v].append(r); timings.setdefault(v, []).append(r['seconds'])
-            if curve is not None: curves[v] = curve.points
-            if seed == 0 and hasattr(model, 'history'): history[v] = model.history     # seed 0's per-epoch diagnostics
-            print(f"seed {seed} {v:12s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({r['seconds']} s)", flush=True)
-            if json: _save(json, snapshot(), cfg, data, seed + 1, t_start, partial=True,   # the table's time so far: a stopped run keeps it for --resume
-                           table_minutes=round(earlier + (time.time() - t_start) / 60, 1))
-    # the table's own time: decoding, the seeds' runs and their probes (not the sweep, the saved run or the ablation); --resume adds the earlier invocations'
-    this_run = (time.time() - t_start) / 60 if ran or not earlier else 0.   # a --resume that ran nothing adds nothing
-    table = dict(table_minutes=round(earlier + this_run, 1))
-    for kk in [int(x) for x in k_sweep.split(',') if x.strip()]:
-        if str(kk) in sweep: continue
-        t0 = time.time()
-        r = probes(train(dls, 'xdc', dict(cfg, k=kk), 0), dls, split, labels, which=('video', 'audio'))
-        sweep[str(kk)] = r
-        print(f"k sweep: xdc k={kk}  video {r['video']:.3f}  audio {r['audio']:.3f}  ({time.time() - t0:.0f} s)", flush=True)
-        if json: _save(json, snapshot(), cfg, data, seeds, t_start, partial=True, **table)
-    if save_run and not Path(save_run).exists():
-        t0 = time.time()
-        train(dls, 'xdc', cfg, 0, save_run=str(Path(save_run).resolve()))
-        print(f"saved the ClusterRun of XDC (seed 0) to {save_run} ({time.time() - t0:.0f} s)", flush=True)
-    if ablation:
-        for name, opts in ABLATION.items():
-            if name in ablation_rows: continue
-            if opts.get('mixed') and not bf16_native():      # emulated bf16 takes hours and measures nothing a user would run
-                print(f"ablation {name:18s} skipped: this CPU has no native bfloat16 (AVX512-BF16 or AMX); --resume on one that has adds it", flush=True)
-                continue
-            t0 = time.time()
-            row = next((r for r in rows.get(SAME_AS_ROW.get(name), []) if r['seed'] == 0), None)
-            if row is not None: r = {p: row[p] for p in PROBES if p in row}
-            else:
-                try: r = dict(probes(train(dls, 'xdc', cfg, 0, **opts), dls, split, labels), seconds=round(time.time() - t0))
-                except (ValueError, FloatingPointError) as e:     # a diverged run (NaN features): a finding, not the end of the run
-                    r = dict(error=str(e).strip().splitlines()[-1].strip(), seconds=round(time.time() - t0))
-            ablation_rows[name] = r
-            print(f"ablation {name:18s} " + ('failed: ' + r['error'] if 'error' in r else '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r))
-                  + f"  ({time.time() - t0:.0f} s)", flush=True)
-            if json: _save(json, snapshot(), cfg, data, seeds, t_start, partial=True, **table)
-    out = snapshot()
-    total = time.time() - t_start
-    print(f"\n{'variant':12s}" + ''.join(f"{p:>18s}" for p in PROBES))
-    for v in names:
-        print(f"{v:12s}" + ''.join(f"{out[v][p]:>11.3f} ± {out[v][p + '_std']:.3f}" if p in out[v] else f"{'-':>18s}" for p in PROBES))
-    for p in ('video', 'audio'): print(f"{p} ordering: {' > '.join(orderings(out, p))}")
-    for t, met, nums in targets(out, recipe_kind(cfg)): print(f"target: {t}: {'met' if met else 'NOT met'} ({nums})")
-    print(f"table took {table['table_minutes']} min, this invocation {total / 60:.1f} min ({', '.join(f'{v} {np.mean(t):.0f} s/seed' for v, t in timings.items())})")
-    if json: _save(json, out, cfg, data, seeds, t_start, **table)
-    if plot:
-        import matplotlib; matplotlib.use('Agg')
-        plot_table(out, plot)
+    bench = Bench(data, dls, cfg, names, split, labels, json, t_start)
+    if resume: bench.resume(seeds)
+    bench.measure(seeds, curve_every)
+    bench.sweep_k([int(x) for x in k_sweep.split(',') if x.strip()], seeds)
+    if save_run: bench.save_run(save_run)
+    if ablation: bench.ablate(seeds)
+    bench.report(seeds, plot)
