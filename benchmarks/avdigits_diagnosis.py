@@ -14,7 +14,7 @@ video encoder can learn the digit at all.
 
     python benchmarks/avdigits_diagnosis.py --data ../shared/data/avdigits --json benchmarks/results/avdigits_diagnosis.json
 """
-import importlib.util, json as _json, sys, time
+import json as _json, sys, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -24,9 +24,8 @@ from xdc_fast.cluster import cluster_features
 from xdc_fast.models import get_encoder
 from xdc_fast.transfer import extract_features
 
-HERE = Path(__file__).resolve().parent
-spec = importlib.util.spec_from_file_location('paper_table', HERE/'paper_table.py')
-pt = importlib.util.module_from_spec(spec); spec.loader.exec_module(pt)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # the repository root: `benchmarks` is a package
+from benchmarks import paper_table as pt
 
 def excess_mi(a, b, seed=0)->float:
     "Mutual information of two labelings (nats) minus its value with `b` shuffled."

@@ -1,5 +1,5 @@
 "`benchmarks/paper_table.py`: the table's JSON, nuisance labels and plot, on a tiny synthetic dataset (and AV-digits' labels when present)."
-import csv, importlib.util, json, random, shutil, subprocess, sys
+import csv, json, random, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 from xdc_fast.core import Recipe
@@ -111,8 +111,7 @@ def test_bad_arguments_exit_with_a_reason(synth_ds, tmp_path):
 
 
 def test_avdigits_nuisance_labels(avdigits):
-    spec = importlib.util.spec_from_file_location('paper_table', SCRIPT)
-    pt = importlib.util.module_from_spec(spec); spec.loader.exec_module(pt)
+    from benchmarks import paper_table as pt
     files = sorted((avdigits/'train').rglob('*.mp4'))
     files = [files[i] for i in random.Random(0).sample(range(len(files)), 40)]
     lab = pt.nuisance_labels(avdigits, files)
@@ -122,8 +121,7 @@ def test_avdigits_nuisance_labels(avdigits):
 
 def test_targets_pair_the_seeds():
     "The targets of each kind of table (defaults, targets alone, from scratch) compare variants seed by seed."
-    spec = importlib.util.spec_from_file_location('paper_table', SCRIPT)
-    pt = importlib.util.module_from_spec(spec); spec.loader.exec_module(pt)
+    from benchmarks import paper_table as pt
     def row(*pairs, **extra):                                   # per seed (video, audio)
         per = [dict(seed=i, video=v, audio=a, **extra) for i, (v, a) in enumerate(pairs)]
         return dict(pt.summarise(per))

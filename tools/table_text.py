@@ -10,7 +10,7 @@ KIND is `table` (the variants with mean ± std over seeds), `targets` (the order
 `ablation` (the single-seed rows beside the defaults), made from `benchmarks/results/STEM.json`; or `prose`, what the
 numbers mean, written by hand once in `benchmarks/results/STEM.md` beside its JSON and copied into every block that
 names it (so the three documents cannot drift apart)."""
-import importlib.util, json, re, sys
+import json, re, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parents[1]
@@ -21,10 +21,10 @@ NAMES = {'random': 'random init', 'sdc': 'SDC', 'mdc': 'MDC', 'cdc': 'CDC', 'xdc
          'xdc': '**XDC** (xdc_fast recipe)', 'contrastive': 'contrastive (InfoNCE alone)', 'supervised': 'supervised (same budget)'}
 
 def _paper_table():
-    "benchmarks/paper_table.py as a module (its `VARIANTS`, `PROBES`, `ABLATION`, `orderings` and `targets`)."
-    spec = importlib.util.spec_from_file_location('paper_table', root/'benchmarks'/'paper_table.py')
-    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
-    return m
+    "benchmarks/paper_table.py (its `VARIANTS`, `PROBES`, `ABLATION`, `orderings` and `targets`)."
+    if str(root) not in sys.path: sys.path.insert(0, str(root))
+    from benchmarks import paper_table
+    return paper_table
 
 def measured(t, pt)->str:
     "When, where and how long: from the JSON's config and the runs' own `seconds`."
