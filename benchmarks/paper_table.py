@@ -322,7 +322,7 @@ class Bench:
         self.data, self.dls, self.cfg, self.names, self.split, self.labels, self.json = data, dls, cfg, names, split, labels, json
         self.t_start = t_start or time.time()
         self.rows, self.timings, self.curves, self.ablation, self.sweep, self.history = {v: [] for v in names}, {}, {}, {}, {}, {}
-        self.earlier, self.ran, self.table_minutes = 0., False, None
+        self.earlier, self.table_minutes = 0., None
 
     def resume(self, seeds):
         "Keep what an earlier invocation with the same settings wrote to `json` (--resume): only the missing runs are measured."
@@ -349,11 +349,11 @@ class Bench:
 
     def measure(self, seeds, curve_every=0):
         "Every (seed, variant) not measured yet: train (or not, for random init), probe, record; the JSON after each run."
-        dls, split, labels = self.dls, self.split, self.labels
+        dls, split, labels, ran = self.dls, self.split, self.labels, False
         for seed in range(seeds):
             for v in self.names:
                 if any(r['seed'] == seed for r in self.rows[v]): continue      # measured by an earlier run (--resume)
-                self.ran = True
+                ran = True
                 t0 = time.time()
                 curve = ProbeCurve(dls, split, labels, curve_every) if seed == 0 and curve_every and v != 'random' else None
                 model = XDCModel(*encoders(self.cfg, seed), [], {}) if v == 'random' else train(dls, v, self.cfg, seed, curve)
@@ -365,7 +365,7 @@ class Bench:
                 print(f"seed {seed} {v:12s} " + '  '.join(f"{p} {r[p]:.3f}" for p in PROBES if p in r) + f"  ({r['seconds']} s)", flush=True)
                 self.save(seed + 1)
         # the table's own time: decoding, the seeds' runs and their probes (not the sweep, the saved run or the ablation); --resume adds the earlier invocations'
-        this_run = (time.time() - self.t_start) / 60 if self.ran or not self.earlier else 0.   # a --resume that ran nothing adds nothing
+        this_run = (time.time() - self.t_start) / 60 if ran or not self.earlier else 0.   # a --resume that ran nothing adds nothing
         self.table_minutes = round(self.earlier + this_run, 1)
 
     def sweep_k(self, ks, seeds):
