@@ -64,7 +64,7 @@ from epoch_overhead import TrueLabelTargets                      # the supervise
 VARIANTS = ('random', 'sdc', 'mdc', 'cdc', 'xdc_paper', 'xdc', 'contrastive', 'supervised')
 CLUSTERING = ('sdc', 'mdc', 'cdc', 'xdc')
 PROBES = ('video', 'audio', 'speaker', 'background')
-OVERRIDES = ('warmup_epochs', 'features', 'aux_weight', 'heads', 'eigen_power', 'n_redo', 'joint')   # options of xdc_fast's recipe the table can set
+OVERRIDES = ('warmup_epochs', 'warmup_drop', 'features', 'aux_weight', 'heads', 'eigen_power', 'n_redo', 'joint')   # options of xdc_fast's recipe the table can set
 ABLATION = {                                  # XDC with one option of xdc_fast's recipe changed (seed 0), most telling first
     'xdc (defaults)': {},                     # = the table's xdc row, seed 0
     'warmup_epochs=0': dict(warmup_epochs=0),  # no contrastive-only warm-up: the clustering from the first epoch
@@ -190,7 +190,7 @@ def _train(dls, variant, cfg, seed, ve, ae, curve, mixed=False, **opts):
         fit(cfg['epochs'], cfg['lr'])
     cc = next((cb for cb in learn.cbs if type(cb).__name__ == 'ClusterCallback'), None)
     learn.model.final_log = {k: float(v) for k, v in (cc.log if cc is not None else {}).items()
-                             if k.startswith(('nmi_true', 'purity', 'nmi_prev', 'ce_', 'acc_', 'nce')) and np.isfinite(v)}   # the last epoch's diagnostics
+                             if k.startswith(('nmi_true', 'purity', 'nmi_prev', 'ce_', 'acc_', 'nce', 'first_clustering')) and np.isfinite(v)}   # the last epoch's diagnostics, when the warm-up ended
     learn.model.history = dict(names=list(learn.recorder.metric_names[1:-1]),          # fastai's table, epoch by epoch (not the epoch and time columns)
                                values=[[float(x) if x is not None else float('nan') for x in row] for row in learn.recorder.values])
     return learn.model
@@ -329,6 +329,7 @@ class Bench:
         if not self.json or not Path(self.json).exists(): return
         old, cfg = _json.loads(Path(self.json).read_text()), self.cfg
         was, now = {k: old['config'].get(k, False if k == 'channels_last' else None) for k in cfg}, _json.loads(_json.dumps(cfg))   # files from before the layout option: plain
+        if isinstance(was.get('xdc_fast'), dict): was['xdc_fast'] = {**Recipe().asdict(), **was['xdc_fast']}   # a Recipe option added since: its default, what those runs had
         if diff := [f"{k}: {was[k]} there, {now[k]} now" for k in cfg if was[k] != now[k]]:
             raise SystemExit(f"--resume: {self.json} was measured with other settings ({'; '.join(diff)}); use another --json")
         for v in self.names: self.rows[v] = [r for r in old.get(v, {}).get('per_seed', []) if r['seed'] < seeds]
@@ -447,6 +448,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          audio_norm:str='cmvn',  # audio encoder input_norm: 'cmvn' or 'batch'
          features:str='recipe',  # clustering features of the xdc_fast rows: 'pass', 'train' or 'recipe' (xdc_learner's default); xdc_paper keeps the paper's
          warmup_epochs:float=None,  # contrastive-only epochs before the first clustering in the xdc_fast rows (a number < 1: share of --epochs); default: the recipe's
+         warmup_drop:float=None,  # end the warm-up of the xdc_fast rows sooner, once an epoch's InfoNCE is this many nats below chance (0: off); default: the recipe's
          aux_weight:float=None,  # weight of the InfoNCE kept beside the clustering loss after the warm-up in the xdc_fast rows (0: the targets alone); default: the recipe's
          heads:str=None,  # heads of the xdc_fast rows: reinit, fit, match or centroids; default: the recipe's
          eigen_power:float=None,  # PCA scaling before k-means in the xdc_fast rows (-0.5 whitens, 0 keeps the variances); default: the recipe's
@@ -474,7 +476,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     overrides = dict(**({} if features == 'recipe' else dict(features=features)),
                      **({} if warmup_epochs is None else dict(warmup_epochs=int(warmup_epochs) if warmup_epochs >= 1 else warmup_epochs)),
                      **({} if aux_weight is None else dict(aux_weight=float(aux_weight))),
-                     **{k: v for k, v in dict(heads=heads, eigen_power=eigen_power, n_redo=n_redo, joint=joint).items() if v is not None})
+                     **{k: v for k, v in dict(warmup_drop=warmup_drop, heads=heads, eigen_power=eigen_power, n_redo=n_redo, joint=joint).items() if v is not None})
     try: recipe = Recipe.of('xdc_fast', **overrides)                # the recipe checks its options (--heads, --joint, ...) once
     except (ValueError, TypeError) as e: raise SystemExit(f"--{e}")
     cfg = dict(epochs=epochs, lr=lr, bs=bs, k=k, recluster_every=recluster_every, video_arch=video_arch, audio_arch=audio_arch,

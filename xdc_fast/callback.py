@@ -187,6 +187,7 @@ class ClusterCallback(Callback):
     def before_fit(self):
         w = self.recipe.warmup_epochs or 0
         self.n_warmup = int(round(w * self.n_epoch)) if 0 < w < 1 else int(w)      # a float < 1: that share of the fit's epochs
+        if self.recipe.warmup_drop and self.state.targets is not None: self.n_warmup = 0   # a measured warm-up that has ended (a resumed run)
         self.train_ids, self.valid_ids = (item_ids(self.dls.files, dl.items) for dl in (self.dls.train, self.dls.valid))
         self.feats.setup(self.learn, self.train_ids, self.valid_ids)
         have = {getattr(m, 'name', None) for m in self.learn.metrics}     # its metrics, once, before the Recorder reads them
@@ -223,14 +224,25 @@ class ClusterCallback(Callback):
                 ok = t >= 0
                 self._add(f'ce_{h}', float(_ce(p, t)), f'acc_{h}', float((p.argmax(1)[ok] == t[ok]).float().mean()) if ok.any() else float('nan'))
             if model.proj is not None and len(preds) >= len(model.head_spec) + 2:
-                self._add('nce', float(info_nce(*preds[len(model.head_spec):][:2], getattr(self.learn.loss_func, 'temperature', 0.1))))
+                zv, za = preds[len(model.head_spec):][:2]
+                self._add('nce', float(info_nce(zv, za, getattr(self.learn.loss_func, 'temperature', 0.1))), '_chance', math.log(len(zv)))
 
     def _add(self, *kv):
         for k, v in zip(kv[::2], kv[1::2]): n, s = self.sums.get(k, (0, 0.)); self.sums[k] = (n + 1, s + v)
 
     def after_train(self):
-        self.log = {**self.log, **{k: s / n for k, (n, s) in self.sums.items()}}
-        if not self.in_warmup and self.chance_epochs: self._check_chance()
+        means = {k: s / n for k, (n, s) in self.sums.items()}
+        self.log = {**self.log, **{k: v for k, v in means.items() if not k.startswith('_')}}
+        if self.in_warmup and self.recipe.warmup_drop: self._check_warmup(means)
+        elif not self.in_warmup and self.chance_epochs: self._check_chance()
+
+    def _check_warmup(self, means):
+        "`warmup_drop`: end the warm-up after this epoch once its InfoNCE is `warmup_drop` nats below chance (rank 0 decides); warn when the longest warm-up ends without it."
+        drop = on_main(lambda: means['_chance'] - means['nce'] if 'nce' in means else None)
+        if drop is not None and drop >= self.recipe.warmup_drop: self.n_warmup = self.epoch + 1
+        elif self.epoch + 1 == self.n_warmup:
+            warnings.warn(f"the warm-up ended after {self.n_warmup} epochs with the InfoNCE {drop or 0.:.2f} nats below chance, short of warmup_drop="
+                          f"{self.recipe.warmup_drop}: the first clusters may carry little. Try more epochs (or --steps), a longer warmup_epochs or a higher learning rate")
 
     def _check_chance(self):
         "Warn once per fit when a head's cross-entropy has stayed at chance (above 0.95 ln k) for `chance_epochs` epochs in a row."
@@ -259,6 +271,7 @@ class ClusterCallback(Callback):
         model = self.learn.model
         if self.recipe.bn_warmup and epoch == 0 and self.state.targets is None: warmup_batchnorm(model, self.dls.train, self.recipe.bn_warmup)
         had = any(n in self.state.clusterings for n in model.clusterings)     # an earlier clustering (persistent heads keep its numbering)
+        self.log.setdefault('first_clustering', epoch)                       # when the warm-up ended
         fv, fa, ok = self.feats.get(epoch)
         new, log = on_main(self._cluster, fv, fa, ok, epoch)
         self.state.update(new); self.log = {**self.log, **log}

@@ -157,6 +157,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
              heads:str=None,                # reinit (the paper), fit (fitted to each clustering), match (kept, clusters renumbered) or centroids (DeepCluster-v2); default: the recipe's
              assign:str=None,               # kmeans (the paper) or sinkhorn (balanced, SeLa); default: the recipe's
              warmup_epochs:float=None,      # contrastive epochs before the first clustering (a number < 1: share of --epochs)
+             warmup_drop:float=None,        # end the warm-up sooner, once an epoch's InfoNCE is this many nats below chance (0: off); default: the recipe's
              aux_weight:float=None,         # contrastive loss kept beside the clustering loss after the warm-up (0: off)
              bn_warmup:int=None,            # BatchNorm warm-up batches before the first clustering (SeLaVi)
              features:str=None,             # clustering features: pass (an extra pass, the paper) or train (the training pass's, DeepCluster-v2)
@@ -191,7 +192,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     if recipe not in ('xdc_fast', 'paper'): sys.exit(f"xdc_fast pretrain: --recipe must be xdc_fast or paper, got {recipe!r}")
     if schedule not in ('flat_cos', 'one_cycle'): sys.exit(f"xdc_fast pretrain: --schedule must be flat_cos or one_cycle, got {schedule!r}")
     from xdc_fast.core import Recipe
-    try: r = Recipe.of(recipe, heads=heads, assign=assign, warmup_epochs=warmup_epochs, aux_weight=aux_weight, bn_warmup=bn_warmup, features=features,
+    try: r = Recipe.of(recipe, heads=heads, assign=assign, warmup_epochs=warmup_epochs, warmup_drop=warmup_drop, aux_weight=aux_weight, bn_warmup=bn_warmup, features=features,
                        pca_dim=pca_dim, eigen_power=eigen_power, n_redo=n_redo, n_iter=n_iter, joint=joint, marginals=marginals, sharpness=sharpness,
                        recluster_every=recluster_every,
                        video_norm=None if video_norm == 'recipe' else video_norm, audio_norm=None if audio_norm == 'recipe' else audio_norm)

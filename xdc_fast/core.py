@@ -98,6 +98,7 @@ class Recipe:
     heads: str = 'reinit'             # linear heads after a clustering: 'reinit' (the paper), 'fit' (fitted to the new labels), 'match' (kept; clusters renumbered), 'centroids' (DeepCluster-v2)
     assign: str = 'kmeans'            # labels: 'kmeans' (the paper) or 'sinkhorn' (balanced, SeLa)
     warmup_epochs: float = 0          # epochs of the cross-modal InfoNCE alone before the first clustering (a float < 1: that share of the fit)
+    warmup_drop: float = 0.           # the warm-up ends sooner: after the first epoch whose InfoNCE is this many nats below chance (ln batch size); warmup_epochs is its longest (0: off)
     aux_weight: float = 0.            # the InfoNCE kept beside the clustering loss after the warm-up, with this weight (0: off)
     bn_warmup: int = 0                # train-mode batches without gradients before the first clustering of a fresh model (SeLaVi)
     features: str = 'pass'            # clustering features: 'pass' (a pass without augmentation: the paper) or 'train' (the training pass's, DeepCluster-v2)
@@ -116,7 +117,7 @@ class Recipe:
         if self.video_norm == 'none': object.__setattr__(self, 'video_norm', None)     # the CLI's spelling of "no normalisation layer"
         for k, ok in _CHOICES.items():
             if getattr(self, k) not in ok: raise ValueError(f"{k} must be one of {', '.join(map(repr, ok))}, got {getattr(self, k)!r}")
-        for k in ('warmup_epochs', 'aux_weight', 'bn_warmup', 'n_redo', 'n_iter', 'recluster_every', 'sharpness'):
+        for k in ('warmup_epochs', 'warmup_drop', 'aux_weight', 'bn_warmup', 'n_redo', 'n_iter', 'recluster_every', 'sharpness'):
             if getattr(self, k) < (1 if k in ('n_redo', 'n_iter', 'recluster_every') else 0):
                 raise ValueError(f"{k} must be {'>= 1' if k in ('n_redo', 'n_iter', 'recluster_every') else '>= 0'}, got {getattr(self, k)!r}")
         if self.warmup_epochs >= 1: object.__setattr__(self, 'warmup_epochs', int(self.warmup_epochs))   # 1.0 epochs: 1
