@@ -52,7 +52,7 @@ from fastai.torch_core import set_seed
 from xdc_fast.data.block import AVDataLoaders
 from xdc_fast.data.audio import nuisance_tfms
 from xdc_fast.data.decode import decode_clip
-from xdc_fast.learner import xdc_learner, to_channels_last, RunSeed
+from xdc_fast.learner import xdc_learner, to_channels_last, RunSeed, epochs_for_steps
 from xdc_fast.core import Recipe
 from xdc_fast.models import get_encoder
 from xdc_fast.models import XDCModel, MultiHeadLoss
@@ -488,7 +488,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     dls = AVDataLoaders.from_folder(data, bs=bs, flip=False, crop_scale=cfg['crop_scale'], progress=False, cache=True, **cfg['clip'])
     files = dls.files
     if steps is not None:                                          # the same number of steps whatever the dataset's size
-        cfg.update(epochs=max(1, round(steps / len(dls.train))), steps=steps)
+        cfg.update(epochs=epochs_for_steps(steps, dls.train), steps=steps)
         print(f"--steps {steps}: {cfg['epochs']} epochs of {len(dls.train)} batches", flush=True)
     split = np.array([Path(f).relative_to(data).parts[0] for f in files])
     labels = {'label': dls.labels.numpy(), **nuisance_labels(data, files)}

@@ -217,7 +217,8 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
         dls = main_first(AVDataLoaders.from_folder, data, bs=bs, num_workers=workers, n_frames=n_frames, fps=fps, size=size, crop=crop, cache=cache,
                          audio_noise=audio_noise, audio_shift=audio_shift)
         if steps is not None:                       # the same budget whatever the dataset's size (and the number of ranks)
-            epochs = max(1, round(steps / len(dls.train)))
+            from xdc_fast.learner import epochs_for_steps
+            epochs = epochs_for_steps(steps, dls.train)
             if main: print(f"--steps {steps}: {epochs} epochs of {len(dls.train)} batches")
         _pretrain(dls, variant, epochs, lr, ks, video_arch, audio_arch, out, seed, r, resume, mixed=mixed, recipe_name=recipe, schedule=schedule,
                   data_cfg=dict(audio_noise=audio_noise, audio_shift=audio_shift),
