@@ -54,7 +54,10 @@ def warmup_features(data, epochs, seed, cache):
     cfg = dict(epochs=epochs, lr=2e-3, bs=64, k=16, recluster_every=1, video_arch='r2plus1d_tiny', audio_arch='resnet_tiny_audio',
                video_norm='clip', audio_norm='cmvn', crop_scale=(0.6, 1.), channels_last=True)
     dls = AVDataLoaders.from_folder(data, bs=64, flip=False, crop_scale=cfg['crop_scale'], progress=False, cache=True, n_frames=2, fps=4, size=32, crop=32)
-    model = pt.train(dls, 'contrastive', cfg, seed)
+    if epochs: model = pt.train(dls, 'contrastive', cfg, seed)
+    else:                                                   # random init: what training from scratch clusters first
+        from xdc_fast.models import XDCModel
+        model = XDCModel(*pt.encoders(cfg, seed), [], {})
     fv, fa, seen = pt.features(model, dls)
     split = np.array([Path(f).relative_to(data).parts[0] for f in dls.files])
     y, train = dls.labels.numpy(), (split == 'train') & seen
@@ -66,7 +69,7 @@ if __name__ == '__main__': normalise_argv()
 @call_parse
 def main(data:str='../shared/data/avdigits',  # folder laid out like AV-digits: {train,valid}/{label}/*.mp4
          features:str='benchmarks/_work/warmup_feats.npz',  # feature cache (npz): read if it exists, written otherwise
-         epochs:int=13,  # InfoNCE epochs before the features are taken (the recipe's warm-up at the table's budget)
+         epochs:int=13,  # InfoNCE epochs before the features are taken (the recipe's warm-up at the table's budget; 0: random init, what training from scratch clusters first)
          seed:int=0,  # the InfoNCE run's seed
          ks:str='16,32',  # cluster counts, comma-separated
          pca_dims:str='0,8,16,32,64',  # PCA sizes (0: none, L2 only), comma-separated

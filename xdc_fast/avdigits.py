@@ -17,6 +17,7 @@ from fastcore.parallel import parallel
 
 from .synthetic import write_av
 from .data.block import cache_root
+from .core import SAMPLE_RATE
 
 # %% ../nbs/00b_avdigits.ipynb #695e9bea
 FSDD_COMMIT = '26eb9aaf76e81b692f806f9140c2d2777410d7a1'      # the FSDD commit AV-digits is built from
@@ -175,7 +176,7 @@ def make_avdigits(dest,                             # folder to write; a complet
                   valid_takes=5,                    # takes below this go to valid/ (FSDD's official test split), the rest to train/
                   images=(0, 5000),                 # range of MNIST test-set images the handwriting is drawn from
                   size=64, fps=16, secs=1.0,        # frame side, frame rate, clip length
-                  sample_rate=16000,                # audio rate
+                  sample_rate=SAMPLE_RATE,          # audio rate
                   seed=0,                           # every nuisance and the image of each clip come from it
                   cache=None,                       # download folder (default: ~/.cache/xdc_fast/sources)
                   n_workers=None,                   # processes writing clips (default: CPU count; 0: this process)

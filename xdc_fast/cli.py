@@ -236,8 +236,6 @@ def _run_encoder(run, modality, cmd):
 def _check_modality(modality, cmd):
     if modality not in ('video', 'audio'): sys.exit(f"xdc_fast {cmd}: --modality must be video or audio, got {modality!r}")
 
-_CLIP_KEYS = ('n_frames', 'fps', 'size', 'crop', 'audio_secs', 'sample_rate', 'n_mels')
-
 # %% ../nbs/11_cli.ipynb #6bd827a7
 def extract(data:str,                   # folder of videos (or of audio files, with --modality audio)
             run:str=None,               # pretraining run folder (config.json + checkpoint.pth); required
@@ -262,7 +260,7 @@ def extract(data:str,                   # folder of videos (or of audio files, w
     if not files: sys.exit(f"xdc_fast extract: no {'video' if modality == 'video' else 'video or audio'} files under {data}")
     f = extract_features(enc, files, modality, n_clips=n_clips, window=window, stride=stride, bs=bs,
                          num_workers=min(8, os.cpu_count() or 1) if workers is None else workers,
-                         clip_cfg={k: cfg[k] for k in _CLIP_KEYS if k in cfg})
+                         clip_cfg=cfg)
     res = dict(feats=f.feats, files=[str(p) for p in f.items], labels=[Path(p).parent.name for p in f.items],
                windows=f.windows, starts=f.starts, failed=[(str(p), r) for p, r in f.failed], modality=modality, run=str(run))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -293,11 +291,12 @@ def finetune(data:str,                  # folder with {train,valid}/{class}/ vid
         from xdc_fast.models import get_encoder, ENCODERS
         arch = arch or ('r2plus1d_18' if modality == 'video' else 'resnet18_audio')
         if arch not in ENCODERS: sys.exit(f"xdc_fast finetune: unknown encoder {arch!r}; choose one of {', '.join(ENCODERS)}")
-        enc, cfg = get_encoder(arch), dict(n_frames=n_frames, fps=fps, size=size, crop=crop)
+        from xdc_fast.core import ClipConfig
+        enc, cfg = get_encoder(arch), ClipConfig(n_frames=n_frames, fps=fps, size=size, crop=crop)
     from fastai.callback.tracker import CSVLogger
     from xdc_fast.transfer import classification_dls, finetune_learner, video_level_accuracy
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    dls = classification_dls(data, modality, bs=bs, num_workers=workers, **{k: cfg[k] for k in _CLIP_KEYS if k in cfg})
+    dls = classification_dls(data, modality, bs=bs, num_workers=workers, clip=cfg)
     learn = finetune_learner(dls, enc, modality, path=out, model_dir='.')
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', UserWarning)

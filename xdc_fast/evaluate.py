@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from fastcore.foundation import L
 from .data.block import media_exts, AUDIO_EXTS
-from .transfer import _clip_outputs, _clip_cfg, _CLIP_CFG, _pick_encoder, linear_probe, knn_predict
+from .core import ClipConfig, SAMPLE_RATE
+from .transfer import _clip_outputs, _clip_cfg, _pick_encoder, linear_probe, knn_predict
 
 # %% ../nbs/12_evaluate.ipynb #3809d527
 @dataclass
@@ -162,7 +163,7 @@ PROTOCOLS = dict(ucf101=ucf101_protocol, hmdb51=hmdb51_protocol, esc50=esc50_pro
 def run_encoder(run,                  # a run folder written by `xdc_fast pretrain` (config.json + checkpoint.pth)
                 modality='video',     # which encoder
                )->tuple:
-    "The pretrained encoder of `modality` in a run folder, and the run's clip settings."
+    "The pretrained encoder of `modality` in a run folder, and the run's clip settings (a `ClipConfig`'s `asdict()`)."
     from xdc_fast.models import get_encoder
     run = Path(run)
     if not (run/'config.json').exists() or not (run/'checkpoint.pth').exists():
@@ -173,14 +174,14 @@ def run_encoder(run,                  # a run folder written by `xdc_fast pretra
     slot = f'{modality}_encoder.'
     sd = torch.load(run/'checkpoint.pth', map_location='cpu', weights_only=True)['model']
     enc.load_state_dict({k[len(slot):]: v for k, v in sd.items() if k.startswith(slot)})
-    return enc, {k: cfg[k] for k in _CLIP_CFG if k in cfg}
+    return enc, ClipConfig.of(cfg).asdict()
 
 # %% ../nbs/12_evaluate.ipynb #1d1c2ffa
 def _encoder_and_cfg(model, modality, clip_cfg):
     "Encoder of `modality` and the clip settings: a run folder's, a Learner's `dls`', then `clip_cfg`."
     if isinstance(model, (str, Path)): enc, cfg = run_encoder(model, modality)
-    else: enc, cfg = _pick_encoder(model, modality), _clip_cfg(getattr(model, 'dls', None), {})
-    return enc, {**_CLIP_CFG, **cfg, **(clip_cfg or {})}
+    else: enc, cfg = _pick_encoder(model, modality), _clip_cfg(getattr(model, 'dls', None))
+    return enc, ClipConfig.of(cfg, clip_cfg)
 
 def _clip_feats(enc, files, modality, cfg, n_clips, bs, num_workers, device, progress):
     "Per file the `(n_clips,d)` features, and `(file, reason)` of each file that could not be decoded."
@@ -223,7 +224,7 @@ def _finetune_split(split, protocol, enc, modality, cfg, n_clips, epochs, lr, bs
     train = {str(f) for f in split.train}
     spl = lambda items: ([i for i, f in enumerate(items) if str(f) in train], [i for i, f in enumerate(items) if str(f) not in train])
     dls = classification_dls(protocol.root, modality, files=split.train + split.test, get_y=lambda f: names[str(f)], splitter=spl,
-                             vocab=protocol.vocab, bs=bs, num_workers=num_workers, progress=progress, **{k: cfg[k] for k in _CLIP_CFG})
+                             vocab=protocol.vocab, bs=bs, num_workers=num_workers, progress=progress, clip=cfg)
     with keep_rng():
         set_seed(seed)
         learn = finetune_learner(dls, enc, modality)
@@ -255,7 +256,7 @@ def evaluate(model,                   # a run folder (`xdc_fast pretrain`), a Le
              method='linear',         # 'linear' (logistic regression on frozen clip features), 'knn', or 'finetune'
              n_clips=10,              # clips per video, uniformly spread; their predictions are averaged
              splits=None,             # which splits or folds (default: all)
-             clip_cfg=None,           # clip settings overriding the run's (n_frames, fps, size, crop, audio_secs ...)
+             clip_cfg=None,           # clip settings overriding the run's: a `ClipConfig`, or a dict of some (n_frames, fps, size, crop ...)
              Cs=(0.01, 0.1, 1., 10.), # linear: C searched on a held-out fifth of each training split's clips
              k=20, T=0.07,            # knn: neighbours and vote temperature
              epochs=5, lr=1e-3,       # finetune: epochs after the frozen one, base learning rate
@@ -286,7 +287,7 @@ def evaluate(model,                   # a run folder (`xdc_fast pretrain`), a Le
         feats, failed = _clip_feats(enc, files, modality, cfg, n_clips, bs, num_workers, device, progress)
         rows = [_probe_split(s, feats, method, len(protocol.vocab), Cs, k, T, seed) for s in protocol.splits]
     accs = [r['accuracy'] for r in rows]
-    settings = dict(n_clips=n_clips, clip_cfg=cfg, seed=seed, **(dict(Cs=list(Cs)) if method == 'linear' else {}),
+    settings = dict(n_clips=n_clips, clip_cfg=cfg.asdict(), seed=seed, **(dict(Cs=list(Cs)) if method == 'linear' else {}),
                     **(dict(k=k, T=T) if method == 'knn' else {}), **(dict(epochs=epochs, lr=lr, bs=bs) if method == 'finetune' else {}))
     res = dict(protocol=protocol.name, data=str(data), modality=modality, method=method,
                model=str(model) if isinstance(model, (str, Path)) else type(model).__name__, settings=settings,
@@ -329,7 +330,7 @@ def make_protocol_samples(root, n_classes=3, per_class=6, seed=0):
     for fold in range(1, 6):
         for y, cat in enumerate(cats):
             for take in 'AB':
-                t = np.arange(int(2 * 16000)) / 16000                   # 2 s (ESC-50's are 5 s)
+                t = np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE             # 2 s (ESC-50's are 5 s)
                 f0 = 250 * (y + 1) * rng.uniform(0.9, 1.1)
                 x = 0.3 * np.sin(2 * np.pi * f0 * t * (1 + 0.3 * y * t)) + 0.05 * rng.standard_normal(len(t))
                 name = f"{fold}-{100 * y + fold}-{take}-{y}.wav"
@@ -355,10 +356,10 @@ def _run_parts(run):
         model = unwrap(run.model)
         cl = {n: dict(model.cluster_state.clusterings.get(n, {}), source=src) for n, (src, _) in model.clusterings.items()}
         encs = {m: e for m, e in zip(model.modalities, (model.video_encoder, model.audio_encoder))}
-        cfg = _clip_cfg(run.dls, {})
+        cfg = _clip_cfg(run.dls)
     cl = {n: c for n, c in cl.items() if c.get('centroids') is not None and c.get('A') is not None}
     if not cl: raise ValueError("the run holds no clustering: train at least one epoch past the warm-up first")
-    return encs, cl, {**_CLIP_CFG, **cfg}
+    return encs, cl, ClipConfig.of(cfg)
 
 def predict_clusters(run,                 # a run folder (`xdc_fast pretrain`) or an `xdc_learner`
                      files,               # clips to assign (video files; audio files for audio clusterings)

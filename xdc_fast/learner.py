@@ -170,7 +170,7 @@ def xdc_learner(dls,                            # `AVDataLoaders` (video clip, l
     learn.recipe_name = recipe if isinstance(recipe, str) else None
     return learn
 
-# %% ../nbs/07_learner.ipynb #e525018a
+# %% ../nbs/07_learner.ipynb #20e2f84c
 def epochs_for_steps(steps:int, dl)->int:
     "Epochs of `dl` (its batches per epoch, on this rank) that make about `steps` optimiser steps, at least one: one budget for a dataset of any size."
     if steps < 1: raise ValueError(f"steps must be >= 1, got {steps}")

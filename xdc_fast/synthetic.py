@@ -11,20 +11,20 @@ from fractions import Fraction
 from pathlib import Path
 import numpy as np
 import av
-from .core import pbar
+from .core import pbar, SAMPLE_RATE
 
 # %% ../nbs/00a_synthetic.ipynb #d69a0e74
-def write_av(path,                  # output file; the container is chosen from the extension
-             frames=None,           # (T,H,W,3) uint8 frames, or None for no video stream
-             audio=None,            # (channels,samples) float in [-1,1], or None for no audio stream
-             fps=16,                # frame rate (the time base when `times` is given)
-             sample_rate=16000,     # audio sample rate
-             vcodec='libx264',      # video encoder: libx264, mpeg4, libvpx-vp9, mjpeg, ...
-             acodec='aac',          # audio encoder: aac, libmp3lame, libopus, pcm_s16le, ...
-             pix_fmt='yuv420p',     # pixel format of the encoded video
-             gop=None,              # keyframe interval in frames (None: the encoder's default)
-             times=None,            # presentation time of each frame in seconds (variable frame rate)
-             vbitrate=None,         # video bitrate in bits/s (None: the encoder's default)
+def write_av(path,                    # output file; the container is chosen from the extension
+             frames=None,             # (T,H,W,3) uint8 frames, or None for no video stream
+             audio=None,              # (channels,samples) float in [-1,1], or None for no audio stream
+             fps=16,                  # frame rate (the time base when `times` is given)
+             sample_rate=SAMPLE_RATE, # audio sample rate
+             vcodec='libx264',        # video encoder: libx264, mpeg4, libvpx-vp9, mjpeg, ...
+             acodec='aac',            # audio encoder: aac, libmp3lame, libopus, pcm_s16le, ...
+             pix_fmt='yuv420p',       # pixel format of the encoded video
+             gop=None,                # keyframe interval in frames (None: the encoder's default)
+             times=None,              # presentation time of each frame in seconds (variable frame rate)
+             vbitrate=None,           # video bitrate in bits/s (None: the encoder's default)
             )->Path:
     "Write `frames` and/or `audio` to `path` with PyAV and return the path."
     path = Path(path)
@@ -71,17 +71,17 @@ def _encode_audio(out, as_, audio, sample_rate, chunk=1024):
     for pkt in as_.encode(): out.mux(pkt)
 
 # %% ../nbs/00a_synthetic.ipynb #04a2cec6
-def synth_clip(path,                # output file (.mp4, .mkv, .avi, .webm ...)
-               secs=1.0,            # duration in seconds
-               fps=16,              # frame rate
-               size=(64, 64),       # (height, width)
-               sample_rate=16000,   # audio rate; None for a file without audio
-               channels=1,          # audio channels (1, 2 or 6)
-               flash=None,          # time in s of a one-frame white flash in the video
-               click=None,          # time in s of a 5 ms click in the audio
-               video=True,          # False for a file with audio only
-               seed=0,              # seed of the background noise
-               **kwargs,            # passed to `write_av` (codecs, gop, times ...)
+def synth_clip(path,                    # output file (.mp4, .mkv, .avi, .webm ...)
+               secs=1.0,                # duration in seconds
+               fps=16,                  # frame rate
+               size=(64, 64),           # (height, width)
+               sample_rate=SAMPLE_RATE, # audio rate; None for a file without audio
+               channels=1,              # audio channels (1, 2 or 6)
+               flash=None,              # time in s of a one-frame white flash in the video
+               click=None,              # time in s of a 5 ms click in the audio
+               video=True,              # False for a file with audio only
+               seed=0,                  # seed of the background noise
+               **kwargs,                # passed to `write_av` (codecs, gop, times ...)
               )->Path:
     "Write a small test file with known content: a moving bar, an optional flash and an optional click."
     rng = np.random.default_rng(seed)
@@ -98,7 +98,7 @@ def synth_clip(path,                # output file (.mp4, .mkv, .avi, .webm ...)
         audio = (0.01 * rng.standard_normal((channels, s))).astype(np.float32)
         if click is not None:
             i = int(round(click * sample_rate)); audio[:, i:i + sample_rate // 200] = 0.9
-    return write_av(path, frames, audio, fps=fps, sample_rate=sample_rate or 16000, **kwargs)
+    return write_av(path, frames, audio, fps=fps, sample_rate=sample_rate or SAMPLE_RATE, **kwargs)
 
 # %% ../nbs/00a_synthetic.ipynb #adb36406
 SYNTH_CLASSES = ('circle', 'square', 'cross', 'triangle', 'ring', 'diamond', 'bars', 'xmark')
@@ -158,15 +158,15 @@ def _synth_audio(k, rng, n, sample_rate):
     return (x / max(1.0, np.abs(x).max()))[None].astype(np.float32), kind
 
 # %% ../nbs/00a_synthetic.ipynb #6514aaa8
-def make_synthetic_av(path,                 # folder to write (created); reused if already complete
-                      n_classes=4,          # number of classes (at most 8)
-                      clips_per_class=32,   # clips per class, train and valid together
-                      seed=0,               # everything is drawn from this seed
-                      valid_pct=0.25,       # fraction of each class written to `valid/`
-                      size=64,              # frame size in pixels
-                      secs=1.0,             # clip duration
-                      fps=16,               # frame rate
-                      sample_rate=16000,    # audio sample rate
+def make_synthetic_av(path,                    # folder to write (created); reused if already complete
+                      n_classes=4,             # number of classes (at most 8)
+                      clips_per_class=32,      # clips per class, train and valid together
+                      seed=0,                  # everything is drawn from this seed
+                      valid_pct=0.25,          # fraction of each class written to `valid/`
+                      size=64,                 # frame size in pixels
+                      secs=1.0,                # clip duration
+                      fps=16,                  # frame rate
+                      sample_rate=SAMPLE_RATE, # audio sample rate
                      )->Path:
     "Write a labelled synthetic audio-video dataset of real mp4 files (H.264 + AAC) and return its path."
     if not 1 <= n_classes <= len(SYNTH_CLASSES): raise ValueError(f"n_classes must be 1..{len(SYNTH_CLASSES)}, got {n_classes}")

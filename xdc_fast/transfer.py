@@ -20,7 +20,7 @@ from torch.utils.data import Dataset, DataLoader
 from fastcore.basics import store_attr
 from fastcore.foundation import L
 from fastcore.meta import delegates
-from .core import pbar, interactive, keep_rng
+from .core import pbar, interactive, keep_rng, ClipConfig
 from .learner import EpochLines
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.core import Callback
@@ -91,38 +91,36 @@ class _ClipSet(Dataset):
     def __getitem__(self, i):
         c, f = self.cfg, self.files[i]
         try:
-            clip_secs = c['n_frames'] / c['fps']
-            starts, win, w_starts = _clip_plan(f, self.n_clips, self.window, self.stride, clip_secs, c['audio_secs'])
+            clip_secs = c.n_frames / c.fps
+            starts, win, w_starts = _clip_plan(f, self.n_clips, self.window, self.stride, clip_secs, c.audio_secs)
             video = self.modality == 'video'
-            xs = [decode_clip(f, start=s, n_frames=c['n_frames'], fps=c['fps'], size=c['size'], audio_secs=c['audio_secs'],
-                              sample_rate=c['sample_rate'], video=video, audio=not video, missing_audio='error')[0 if video else 1]
+            xs = [decode_clip(f, start=s, n_frames=c.n_frames, fps=c.fps, size=c.size, audio_secs=c.audio_secs,
+                              sample_rate=c.sample_rate, video=video, audio=not video, missing_audio='error')[0 if video else 1]
                   for s in starts]
             return i, torch.stack(xs), torch.tensor(win), w_starts, None
         except Exception as e: return i, None, None, None, f"{type(e).__name__}: {e}"
 
 # %% ../nbs/10_transfer.ipynb #0439a1b7
-def _preprocess(xs, modality, cfg):
+def _preprocess(xs, modality, cfg:ClipConfig):
     "Decoded clips to encoder input: uint8 `(n,T,H,W,3)` -> normalised, centre-cropped `(n,3,T,crop,crop)`; audio `(n,S)` -> log-mel."
-    if modality == 'video': x = CentreCropVideo(cfg['crop'])(NormalizeVideo()(TensorVideo(xs)))
-    else: x = LogMel(cfg['sample_rate'], cfg['n_mels'])(TensorAudio(xs.float()))
+    if modality == 'video': x = CentreCropVideo(cfg.crop)(NormalizeVideo()(TensorVideo(xs)))
+    else: x = LogMel(cfg.sample_rate, cfg.n_mels)(TensorAudio(xs.float()))
     return x.as_subclass(torch.Tensor)
 
-_CLIP_CFG = dict(n_frames=8, fps=16, size=128, crop=112, audio_secs=1.0, sample_rate=16000, n_mels=40)
-
 def _dl_clip_cfg(dl)->dict:
-    "Clip settings read from a `DataLoader`'s pipeline: decoding settings of its blocks, crop and log-mel of its batch transforms."
+    "Clip settings read from a `DataLoader`'s pipeline: decoding settings of its blocks (and others, which `ClipConfig.of` ignores), crop and log-mel of its batch transforms."
     cfg = {}
     for p in getattr(getattr(dl, 'dataset', None), 'tfms', []):
-        for f in getattr(p, 'fs', []): cfg.update({k: v for k, v in (getattr(f, 'cfg', None) or {}).items() if k in _CLIP_CFG})
+        for f in getattr(p, 'fs', []): cfg.update(getattr(f, 'cfg', None) or {})
     for f in getattr(getattr(dl, 'after_batch', None), 'fs', []):
         if isinstance(f, CentreCropVideo): cfg['crop'] = f.size
         if isinstance(f, LogMel): cfg.update(sample_rate=f.sample_rate, n_mels=f.n_mels)
     return cfg
 
-def _clip_cfg(src, overrides):
-    "Clip settings: defaults, then `dls.clip_cfg` or the `DataLoader`'s pipeline, then explicit ones."
+def _clip_cfg(src, *cfgs, **overrides)->ClipConfig:
+    "Clip settings: defaults, then `dls.clip_cfg` or the `DataLoader`'s pipeline, then `cfgs` (`ClipConfig`s or dicts), then `overrides`."
     found = getattr(src, 'clip_cfg', None) or (_dl_clip_cfg(src) if isinstance(src, TfmdDL) else {})
-    return {**_CLIP_CFG, **found, **{k: v for k, v in overrides.items() if v is not None}}
+    return ClipConfig.of(found, *cfgs, **overrides)
 
 # %% ../nbs/10_transfer.ipynb #74e0b481
 def _pick_encoder(model, modality):
@@ -183,13 +181,13 @@ def extract_features(learn_or_encoder,       # a Learner (XDC or `finetune_learn
                      num_workers=0,          # decoding worker processes
                      device=None,            # default: CUDA when present
                      progress=True,          # progress bar
-                     clip_cfg=None,          # dict of n_frames, fps, size, crop, audio_secs, sample_rate, n_mels (default: `dls.clip_cfg`)
+                     clip_cfg=None,          # a `ClipConfig`, or a dict of its settings such as `dls.clip_cfg` (default: `items_or_dl`'s)
                      **kwargs,               # single clip settings overriding `clip_cfg` (e.g. n_frames=8)
                     )->Features:
     "Frozen features of videos: centre clip, N uniform clips averaged, or sliding windows with their start times."
     if modality not in ('video', 'audio'): raise ValueError(f"modality must be 'video' or 'audio', got {modality!r}")
     if stride is not None and window is None: raise ValueError("stride needs window: pass window=seconds too")
-    cfg = _clip_cfg(items_or_dl, {**(clip_cfg or {}), **kwargs})
+    cfg = _clip_cfg(items_or_dl, clip_cfg, **kwargs)
     files, labels = _items_labels(items_or_dl)
     enc = _pick_encoder(learn_or_encoder, modality)
     rows, wins, w_starts, keep, failed = [], [], [], [], L()
@@ -348,11 +346,11 @@ def classification_dls(path,                    # folder of `{class}/*.mp4` (or,
                        valid_pct=None,          # random validation fraction (default: `train/`+`valid/` folders if present, else 0.2)
                        bs=16,                   # batch size
                        num_workers=None,        # decoding worker processes (default: CPU count, at most 8)
-                       n_frames=8, fps=16,      # clip length and rate
-                       size=128, crop=112,      # decoded short side, and crop side on the device
-                       audio_secs=1.0,          # audio window centred on the clip
-                       sample_rate=16000,       # audio rate
-                       n_mels=40,               # mel bands
+                       n_frames=None, fps=None, # clip length and rate; these seven default to `clip`'s, or `ClipConfig`'s
+                       size=None, crop=None,    # decoded short side, and crop side on the device
+                       audio_secs=None,         # audio window centred on the clip
+                       sample_rate=None,        # audio rate
+                       n_mels=None,             # mel bands
                        augment=True,            # training augmentation
                        crop_scale=(0.35, 1.),   # area range of the random training crop (video)
                        flip=True,               # random horizontal flips in training (video)
@@ -366,15 +364,16 @@ def classification_dls(path,                    # folder of `{class}/*.mp4` (or,
                        get_y=None,              # file -> class name (default: the parent folder's name)
                        splitter=None,           # a fastai splitter over the files (default: `train/`+`valid/` folders, or random)
                        vocab=None,              # the class names in order (default: sorted)
+                       clip=None,               # the clip settings at once: a `ClipConfig`, or a dict such as a run's `clip_cfg`
                        **kwargs,                # passed to `DataBlock.dataloaders`
                       )->DataLoaders:
     "`DataLoaders` of (video clip or log-mel, class) for supervised fine-tuning, classes from the parent folder names."
     if modality not in ('video', 'audio'): raise ValueError(f"modality must be 'video' or 'audio', got {modality!r}")
-    clip = dict(n_frames=n_frames, fps=fps, size=size, crop=crop, audio_secs=audio_secs, sample_rate=sample_rate, n_mels=n_mels)
-    x_block = (VideoBlock(n_frames, fps, size, crop, 'loop', augment, crop_scale, flip=flip) if modality == 'video'
-               else AudioBlock(audio_secs, sample_rate, n_mels, 'error', augment))
+    c = ClipConfig.of(clip, n_frames=n_frames, fps=fps, size=size, crop=crop, audio_secs=audio_secs, sample_rate=sample_rate, n_mels=n_mels)
+    x_block = (VideoBlock(c.n_frames, c.fps, c.size, c.crop, 'loop', augment, crop_scale, flip=flip) if modality == 'video'
+               else AudioBlock(c.audio_secs, c.sample_rate, c.n_mels, 'error', augment))
     get_y = get_y or parent_label
-    dls = build_dataloaders(path, lambda files: (x_block, CategoryBlock(vocab=vocab)), clip, get_y=get_y, valid_pct=valid_pct, splitter=splitter, files=files, seed=seed, bs=bs,
+    dls = build_dataloaders(path, lambda files: (x_block, CategoryBlock(vocab=vocab)), c, get_y=get_y, valid_pct=valid_pct, splitter=splitter, files=files, seed=seed, bs=bs,
                             num_workers=num_workers, extensions=extensions or media_exts(modality), verify=verify, need_audio=modality == 'audio',
                             need_video=modality == 'video', device=device, progress=progress, cache=cache, **kwargs)
     dls.modality, vocab = modality, list(dls.vocab)
@@ -426,7 +425,7 @@ def video_level_accuracy(learn,           # a `finetune_learner`
     files = L(files if files is not None else learn.dls.valid.items).map(Path)
     if labels is None: labels = [list(learn.dls.vocab).index(f.parent.name) for f in files]
     labels = torch.as_tensor(labels).long()
-    cfg = _clip_cfg(learn.dls, {})
+    cfg = _clip_cfg(learn.dls)
     probs, clip_hits, keep, failed = [], [], [], L()
     for i, out, _, _, err in _clip_outputs(learn.model, files, getattr(learn, 'modality', 'video'), cfg, n_clips, None, None,
                                            bs, num_workers, progress=progress):

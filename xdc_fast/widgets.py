@@ -15,7 +15,7 @@ import torch
 import matplotlib.pyplot as plt
 from fastcore.foundation import L
 from fastcore.basics import patch
-from .core import TensorAudio
+from .core import TensorAudio, ClipConfig
 from .data.decode import decode_clip
 from .data.audio import LogMel
 from .synthetic import write_av
@@ -68,15 +68,15 @@ def show_clusters(learn_or_run,          # a trained `xdc_learner` or a `Cluster
     modality = modality or run.modalities[0]
     rows = cluster_members(run, modality, n_samples)
     rows = [r for r in rows if r['cluster'] in clusters] if clusters is not None else rows[:max_clusters]
-    sr, n_mels = run.clip_cfg.get('sample_rate', 16000), run.clip_cfg.get('n_mels', 40)
-    mel = LogMel(sample_rate=sr, n_mels=n_mels)
+    c = ClipConfig.of(run.clip_cfg)                 # a run saved without some setting: the default
+    mel = LogMel(sample_rate=c.sample_rate, n_mels=c.n_mels)
     fig, axs = plt.subplots(len(rows), 2 * n_samples, figsize=(2 * n_samples * 1.1, 1.3 * len(rows) + 0.3), squeeze=False)
     for r, row in zip(axs, rows):
         for j in range(n_samples):
             ax_v, ax_a = r[2 * j], r[2 * j + 1]
             ax_v.axis('off'); ax_a.axis('off')
             if j >= len(row['items']): continue
-            v, a = decode_clip(run.files[row['items'][j]], start='centre', n_frames=1, size=size, sample_rate=sr, missing_audio='silence')
+            v, a = decode_clip(run.files[row['items'][j]], start='centre', n_frames=1, size=size, sample_rate=c.sample_rate, missing_audio='silence')
             ax_v.imshow(v[0].numpy())
             mel(TensorAudio(a[None]))[0].show(ctx=ax_a)
         r[0].text(0, 1.06, _row_title(row, modality), transform=r[0].transAxes, fontsize=9, va='bottom').set_in_layout(False)
@@ -156,7 +156,7 @@ class ClusterExplorer:
         self.run = as_run(learn_or_run)
         self.modality = modality or self.run.modalities[0]
         self.n_samples, self.size, self.clip_secs, self.embed, self.seed = n_samples, size - size % 2, clip_secs, embed, seed
-        self.fps = fps or self.run.clip_cfg.get('fps', 16)
+        self.fps = fps or ClipConfig.of(self.run.clip_cfg).fps
         self.media = lru_cache(maxsize=cache_size)(self._encode)
         self._box = None
 
@@ -215,7 +215,7 @@ def cross_modal(self:ClusterExplorer, c, modality=None)->L:
 @patch
 def _encode(self:ClusterExplorer, i)->str:
     "Clip `i` (centre of its file) as an mp4 (H.264 + AAC) data URI; '' when the file cannot be decoded."
-    sr = self.run.clip_cfg.get('sample_rate', 16000)
+    sr = ClipConfig.of(self.run.clip_cfg).sample_rate
     try: v, a = decode_clip(self.run.files[i], start='centre', n_frames=max(1, round(self.clip_secs * self.fps)), fps=self.fps,
                             size=self.size, audio_secs=self.clip_secs, sample_rate=sr, missing_audio='silence')
     except Exception: return ''

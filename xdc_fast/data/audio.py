@@ -13,17 +13,17 @@ with warnings.catch_warnings():                     # torchaudio 2.11 warns abou
     import torchaudio
 from fastcore.basics import store_attr
 from fasttransform.transform import DisplayedTransform
-from ..core import TensorAudio, TensorMelSpec
+from ..core import TensorAudio, TensorMelSpec, ClipConfig, SAMPLE_RATE
 
 # %% ../../nbs/02a_data.audio.ipynb #9bfba729
 class LogMel(DisplayedTransform):
     "Mono waveforms `(B,S)` to log-mel spectrograms `(B,1,n_mels,frames)` with torchaudio, on the batch's device."
     order = 10
     def __init__(self,
-                 sample_rate=16000,  # rate of the waveforms
-                 n_mels=40,          # mel bands
-                 hop_secs=0.01,      # hop between frames (10 ms: ~100 frames/s)
-                 win_secs=0.025,     # analysis window
+                 sample_rate=SAMPLE_RATE,  # rate of the waveforms
+                 n_mels=ClipConfig.n_mels, # mel bands
+                 hop_secs=0.01,            # hop between frames (10 ms: ~100 frames/s)
+                 win_secs=0.025,           # analysis window
                  f_min=0., f_max=None, eps=1e-6):
         store_attr()
         self.n_fft = 2 ** math.ceil(math.log2(win_secs * sample_rate))
@@ -78,14 +78,14 @@ class ColouredNoise(DisplayedTransform):
         on = (torch.rand(B, 1, device=dev) < self.p).float()
         return TensorAudio(x + on * noise * x.std(1, keepdim=True) * 10 ** (-snr / 20))
 
-def nuisance_tfms(noise=0., shift=0., sample_rate=16000)->list:
+def nuisance_tfms(noise=0., shift=0., sample_rate=SAMPLE_RATE)->list:
     "The training-audio nuisance transforms: `ColouredNoise(noise)` if `noise`, `TimeShift(shift)` if `shift` (what `from_folder(audio_noise=, audio_shift=)` adds)."
     return ([ColouredNoise(noise)] if noise else []) + ([TimeShift(shift, sample_rate)] if shift else [])
 
 class TimeShift(DisplayedTransform):
     "Shift each waveform by a random offset of up to ±`max_secs`, silence filling the gap (training only)."
     order, split_idx = 2, 0
-    def __init__(self, max_secs=0.1, sample_rate=16000): store_attr()
+    def __init__(self, max_secs=0.1, sample_rate=SAMPLE_RATE): store_attr()
     def encodes(self, x:TensorAudio):
         (B, S), m = x.shape, int(self.max_secs * self.sample_rate)
         shift = torch.randint(-m, m + 1, (B, 1), device=x.device)

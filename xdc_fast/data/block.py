@@ -21,7 +21,7 @@ from fastai.data.block import TransformBlock, DataBlock
 from fastai.data.core import TfmdDL, DataLoaders
 from fastai.data.transforms import get_files, RandomSplitter
 from fastai.torch_core import to_device, default_device
-from ..core import TensorVideo, TensorAudio, TensorMelSpec, TensorClipId
+from ..core import TensorVideo, TensorAudio, TensorMelSpec, TensorClipId, ClipConfig, SAMPLE_RATE
 from .decode import decode_clip, decode_clips, verify_videos, run_isolated, DecodeError
 from .video import NormalizeVideo, RandomResizedCropVideo, CentreCropVideo, ColourJitterVideo
 from .audio import LogMel, GainJitter, SpecMask, nuisance_tfms
@@ -71,7 +71,7 @@ class DecodeAV(ItemTransform):
         if cache is not None: v, a = cache.get(refs[0].path, dict(kw, video=vref is not None, audio=aref is not None), self.mode)
         else: v, a = decode_clip(refs[0].path, start=None if self.mode == 'random' else self.mode,
                                  video=vref is not None, audio=aref is not None, **kw)
-        if a is not None: a = TensorAudio(a, sample_rate=kw.get('sample_rate', 16000))
+        if a is not None: a = TensorAudio(a, sample_rate=kw.get('sample_rate', SAMPLE_RATE))
         out = tuple(TensorVideo(v) if type(o) is VideoRef else a if type(o) is AudioRef else o for o in xs)
         return out if len(out) > 1 else out[0]
 
@@ -169,15 +169,15 @@ def _attach_cache(dls, cache, files, n_workers, progress):
     return bad
 
 # %% ../../nbs/03_data.block.ipynb #9972147f
-def VideoBlock(n_frames=8,        # frames per clip
-               fps=16,            # clip frame rate (frames are picked by timestamp)
-               size=128,          # decoded short side (centre square)
-               crop=112,          # side after the random (train) or centre (valid) crop on the device
-               pad='loop',        # videos shorter than a clip: 'loop', 'last' or 'error'
-               augment=True,      # random resized crop + flip on the training set
-               scale=(0.35, 1.),  # area range of the random crop
-               colour=True,       # colour jitter (channel permutation, brightness, contrast, grey) on the training set
-               flip=True,         # random horizontal flips (turn off when left and right matter: text, digits)
+def VideoBlock(n_frames=ClipConfig.n_frames,  # frames per clip
+               fps=ClipConfig.fps,            # clip frame rate (frames are picked by timestamp)
+               size=ClipConfig.size,          # decoded short side (centre square)
+               crop=ClipConfig.crop,          # side after the random (train) or centre (valid) crop on the device
+               pad='loop',                    # videos shorter than a clip: 'loop', 'last' or 'error'
+               augment=True,                  # random resized crop + flip on the training set
+               scale=(0.35, 1.),              # area range of the random crop
+               colour=True,                   # colour jitter (channel permutation, brightness, contrast, grey) on the training set
+               flip=True,                     # random horizontal flips (turn off when left and right matter: text, digits)
               ):
     "A `TransformBlock` for video clips decoded with PyAV, normalised and cropped on the device."
     crop_tfm = RandomResizedCropVideo(crop, scale=scale, flip=flip) if augment else CentreCropVideo(crop)
@@ -185,14 +185,14 @@ def VideoBlock(n_frames=8,        # frames per clip
                           item_tfms=[DecodeAVTrain(), DecodeAV()],
                           batch_tfms=[NormalizeVideo(), crop_tfm, CentreCropVideo(crop)] + ([ColourJitterVideo()] if augment and colour else []))
 
-def AudioBlock(audio_secs=1.0,        # audio window, centred on the video clip (the name `from_folder` and the clip settings use)
-               sample_rate=16000,     # mono output rate
-               n_mels=40,             # mel bands
-               missing_audio='error', # file without audio: 'error' or 'silence' (use `AVDataLoaders` to skip them)
-               augment=True,          # gain jitter + time/frequency masking on the training set
-               noise=0.,              # with `augment`: share of clips that get coloured noise (`ColouredNoise`; 0: off)
-               shift=0.,              # with `augment`: random time shift of up to this many seconds (`TimeShift`; 0: off)
-               secs=None,             # deprecated: the old name of `audio_secs`
+def AudioBlock(audio_secs=ClipConfig.audio_secs,  # audio window, centred on the video clip (the name `from_folder` and the clip settings use)
+               sample_rate=SAMPLE_RATE,           # mono output rate
+               n_mels=ClipConfig.n_mels,          # mel bands
+               missing_audio='error',             # file without audio: 'error' or 'silence' (use `AVDataLoaders` to skip them)
+               augment=True,                      # gain jitter + time/frequency masking on the training set
+               noise=0.,                          # with `augment`: share of clips that get coloured noise (`ColouredNoise`; 0: off)
+               shift=0.,                          # with `augment`: random time shift of up to this many seconds (`TimeShift`; 0: off)
+               secs=None,                         # deprecated: the old name of `audio_secs`
               ):
     "A `TransformBlock` for the audio window matching each clip, as a log-mel spectrogram computed on the device."
     if secs is not None:
@@ -308,7 +308,7 @@ def _show_av_items(items, xb, dl, max_n, audio, **kwargs):
     fig.tight_layout()
     if audio and in_notebook():
         display(_HTML(''.join(f"<div style='display:inline-block;margin:2px'><small>#{int(it[-1])}</small>"
-                              f"{_AudioPlayer(it[1].cpu().numpy(), rate=getattr(it[1], 'sample_rate', 16000))._repr_html_()}</div>"
+                              f"{_AudioPlayer(it[1].cpu().numpy(), rate=getattr(it[1], 'sample_rate', SAMPLE_RATE))._repr_html_()}</div>"
                               for it in items[:n])))
     return fig
 
@@ -356,7 +356,7 @@ def _usable_files(path, extensions, verify, need_audio, missing_audio, progress,
 
 def build_dataloaders(path,               # folder of videos (searched recursively)
                       blocks,             # files -> the `DataBlock`'s blocks
-                      clip_cfg,           # the clip settings, kept as `dls.clip_cfg`
+                      clip_cfg,           # the clip settings (a `ClipConfig` or a dict), kept as the dict `dls.clip_cfg`
                       n_inp=None, get_y=None,                     # `DataBlock`'s
                       valid_pct=None, splitter=None, seed=None,   # the split: `train/`+`valid/` folders if present, else random
                       bs=16, num_workers=None, extensions=VIDEO_EXTS, verify=True, need_audio=True, missing_audio='error',
@@ -376,7 +376,7 @@ def build_dataloaders(path,               # folder of videos (searched recursive
                              device=device or default_device(), **kwargs)
     if cls is not None: dls = cls(*dls.loaders, path=path, device=dls.device)
     dls.cache = _cache_for(dls, cache, files, nw, progress)
-    dls.files, dls.bad_files, dls.clip_cfg = files, bad, clip_cfg
+    dls.files, dls.bad_files, dls.clip_cfg = files, bad, ClipConfig.of(clip_cfg).asdict()
     return dls
 
 def _with_labels(dls, labels, vocab):
@@ -394,11 +394,11 @@ class AVDataLoaders(DataLoaders):
                     splitter=None,           # a fastai splitter over the file list (overrides the above)
                     bs=16,                   # batch size
                     num_workers=None,        # decoding worker processes (default: CPU count, at most 8)
-                    n_frames=8, fps=16,      # clip length and rate
-                    size=128, crop=112,      # decoded short side, and crop side on the device
-                    audio_secs=1.0,          # audio window centred on the clip
-                    sample_rate=16000,       # audio rate
-                    n_mels=40,               # mel bands
+                    n_frames=None, fps=None, # clip length and rate; these seven default to `clip`'s, or `ClipConfig`'s
+                    size=None, crop=None,    # decoded short side, and crop side on the device
+                    audio_secs=None,         # audio window centred on the clip
+                    sample_rate=None,        # audio rate
+                    n_mels=None,             # mel bands
                     missing_audio='skip',    # files without audio: 'skip' (with a warning), 'silence' or 'error'
                     pad='loop',              # files shorter than a clip: 'loop', 'last' or 'error'
                     augment=True,            # training augmentation (crops, flips, colour, gain, masking)
@@ -413,15 +413,16 @@ class AVDataLoaders(DataLoaders):
                     device=None,             # where batches go (default: CUDA when present)
                     progress=True,           # progress bar while verifying
                     cache=False,             # decode every clip once: True (RAM, 3 clips per video), an odd number of clips, a folder (memory-mapped files, kept across runs), or a `ClipCache`
+                    clip=None,               # the clip settings at once: a `ClipConfig`, or a dict such as a run's `clip_cfg`
                     **kwargs,                # passed to `DataBlock.dataloaders` (shuffle, drop_last ...)
                    ):
         "Build train/valid `AVDataLoaders` from a folder of videos, leaving out files that cannot be decoded."
         if missing_audio not in ('skip', 'silence', 'error'): raise ValueError(f"missing_audio must be 'skip', 'silence' or 'error', got {missing_audio!r}")
-        clip = dict(n_frames=n_frames, fps=fps, size=size, crop=crop, audio_secs=audio_secs, sample_rate=sample_rate, n_mels=n_mels)
-        blocks = lambda files: (VideoBlock(n_frames, fps, size, crop, pad, augment, crop_scale, flip=flip),
-                                AudioBlock(audio_secs, sample_rate, n_mels, 'silence' if missing_audio == 'silence' else 'error', augment, audio_noise, audio_shift),
+        c = ClipConfig.of(clip, n_frames=n_frames, fps=fps, size=size, crop=crop, audio_secs=audio_secs, sample_rate=sample_rate, n_mels=n_mels)
+        blocks = lambda files: (VideoBlock(c.n_frames, c.fps, c.size, c.crop, pad, augment, crop_scale, flip=flip),
+                                AudioBlock(c.audio_secs, c.sample_rate, c.n_mels, 'silence' if missing_audio == 'silence' else 'error', augment, audio_noise, audio_shift),
                                 ClipIdBlock(files))
-        dls = build_dataloaders(path, blocks, clip, n_inp=2, valid_pct=valid_pct, splitter=splitter, seed=seed, bs=bs, num_workers=num_workers,
+        dls = build_dataloaders(path, blocks, c, n_inp=2, valid_pct=valid_pct, splitter=splitter, seed=seed, bs=bs, num_workers=num_workers,
                                 extensions=extensions, verify=verify, need_audio=missing_audio != 'silence', missing_audio=missing_audio,
                                 device=device, progress=progress, cache=cache, cls=cls, **kwargs)
         lbl, vocab = _folder_labels(dls.files, dls.path) if labels else (None, None)

@@ -15,7 +15,7 @@ import av
 from av.video.reformatter import VideoReformatter
 from fastcore.foundation import L
 from fastprogress.fastprogress import progress_bar
-from ..core import interactive
+from ..core import interactive, ClipConfig, SAMPLE_RATE
 
 # %% ../../nbs/01_data.decode.ipynb #f24256fd
 class DecodeError(RuntimeError):
@@ -115,7 +115,7 @@ def _decode_frames(c, times, size=112, interpolation='AREA', path='', skip_margi
     return x.contiguous()
 
 # %% ../../nbs/01_data.decode.ipynb #7039979e
-def _decode_audio(c, start, secs, sample_rate=16000, path=''):
+def _decode_audio(c, start, secs, sample_rate=SAMPLE_RATE, path=''):
     "Mono float32 audio of `secs` seconds from `start` (s from the video's first frame), resampled to `sample_rate`."
     s = c.streams.audio[0]
     vs = c.streams.video[0] if c.streams.video else None
@@ -160,19 +160,19 @@ def clip_starts(duration,           # length of the video in seconds
     return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
 
 # %% ../../nbs/01_data.decode.ipynb #11ef1bfc
-def decode_clip(path,                   # video file (mp4, mkv, webm, avi ...)
-                start=None,             # video start in s; None: random, 'centre': the middle clip
-                n_frames=8,             # frames in the clip
-                fps=16,                 # frame rate of the clip, whatever the file's rate
-                size=112,               # short side after resizing, centre-cropped square; (h,w): exact; None: native
-                audio_secs=1.0,         # length of the audio window, centred on the clip
-                sample_rate=16000,      # audio output rate (mono)
-                video=True,             # decode the video clip
-                audio=True,             # decode the audio window
-                missing_audio='error',  # file without audio: 'error' (MissingAudioError) or 'silence' (zeros)
-                pad='loop',             # file shorter than the clip: 'loop' it, repeat the 'last' frame / silence, or 'error'
-                interpolation='AREA',   # FFmpeg scaler used to resize
-                rng=random,             # source of the random start
+def decode_clip(path,                             # video file (mp4, mkv, webm, avi ...)
+                start=None,                       # video start in s; None: random, 'centre': the middle clip
+                n_frames=ClipConfig.n_frames,     # frames in the clip
+                fps=ClipConfig.fps,               # frame rate of the clip, whatever the file's rate
+                size=112,                         # short side after resizing, centre-cropped square; (h,w): exact; None: native
+                audio_secs=ClipConfig.audio_secs, # length of the audio window, centred on the clip
+                sample_rate=SAMPLE_RATE,          # audio output rate (mono)
+                video=True,                       # decode the video clip
+                audio=True,                       # decode the audio window
+                missing_audio='error',            # file without audio: 'error' (MissingAudioError) or 'silence' (zeros)
+                pad='loop',                       # file shorter than the clip: 'loop' it, repeat the 'last' frame / silence, or 'error'
+                interpolation='AREA',             # FFmpeg scaler used to resize
+                rng=random,                       # source of the random start
                ):
     "Decode a video clip `(n_frames,H,W,3)` uint8 and the mono audio window `(samples,)` float covering the same time."
     if missing_audio not in ('error', 'silence'): raise ValueError(f"missing_audio must be 'error' or 'silence', got {missing_audio!r}")
@@ -221,8 +221,9 @@ def _loop_audio(x, start, secs, sample_rate):
 def decode_clips(path, n_clips=10, **kwargs):
     "`n_clips` evenly spaced clips of `path`: video `(n_clips,T,H,W,3)` and audio `(n_clips,samples)` (or None)."
     info = probe_video(path)
-    clip_secs = kwargs.get('n_frames', 8) / kwargs.get('fps', 16)
-    starts = clip_starts(info['duration'] or clip_secs, clip_secs, kwargs.get('audio_secs', 1.0), 'uniform', n_clips)
+    c = ClipConfig.of(kwargs)                                          # `decode_clip`'s defaults where `kwargs` has none
+    clip_secs = c.n_frames / c.fps
+    starts = clip_starts(info['duration'] or clip_secs, clip_secs, c.audio_secs, 'uniform', n_clips)
     vs, as_ = zip(*[decode_clip(path, start=s, **kwargs) for s in starts])
     return (torch.stack(vs) if vs[0] is not None else None), (torch.stack(as_) if as_[0] is not None else None)
 

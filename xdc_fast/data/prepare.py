@@ -13,16 +13,17 @@ import av
 from fastcore.foundation import L
 from .decode import _open, _frame_time, _origin, run_isolated, DecodeError
 from .block import get_video_files, VIDEO_EXTS
+from ..core import SAMPLE_RATE
 
 # %% ../../nbs/03a_data.prepare.ipynb #a4092c50
-def prepare_video(src,                  # input video
-                  dst,                  # output .mp4
-                  fps=16,               # output frame rate (frames picked by timestamp)
-                  short_side=128,       # output short side in pixels (None: keep)
-                  gop=8,                # keyframe interval in frames
-                  sample_rate=16000,    # output audio rate (mono AAC)
-                  crf=20,               # x264 quality (lower: better, bigger)
-                  preset='veryfast',    # x264 speed preset
+def prepare_video(src,                     # input video
+                  dst,                     # output .mp4
+                  fps=16,                  # output frame rate (frames picked by timestamp)
+                  short_side=128,          # output short side in pixels (None: keep)
+                  gop=8,                   # keyframe interval in frames
+                  sample_rate=SAMPLE_RATE, # output audio rate (mono AAC)
+                  crf=20,                  # x264 quality (lower: better, bigger)
+                  preset='veryfast',       # x264 speed preset
                  )->Path:
     "Re-encode `src` to `dst` (H.264 at `fps`, `short_side`, keyframe every `gop` frames; mono AAC at `sample_rate`)."
     dst = Path(dst); dst.parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +93,7 @@ def _prepare_job(job, **kwargs):
 
 def prepare_videos(src,                 # folder of videos
                    dst,                 # output folder (same structure, .mp4 files)
-                   fps=16, short_side=128, gop=8, sample_rate=16000, crf=20, preset='veryfast',
+                   fps=16, short_side=128, gop=8, sample_rate=SAMPLE_RATE, crf=20, preset='veryfast',
                    extensions=VIDEO_EXTS,  # input extensions
                    n_workers=None,      # parallel processes (default: CPU count)
                    timeout=600,         # seconds per file before its worker is killed
