@@ -43,10 +43,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastcore.script import call_parse, store_true
-from xdc_fast.core import pbar, keep_rng
+from xdc_fast.core import pbar
 import xdc_fast.core                        # first: fastai imported without its torch.jit.script warning
 from fastai.callback.core import Callback
-from fastai.data.core import test_set
 from fastai.learner import Learner
 from fastai.torch_core import set_seed
 from xdc_fast.data.block import AVDataLoaders
@@ -56,7 +55,7 @@ from xdc_fast.learner import xdc_learner, to_channels_last, RunSeed, epochs_for_
 from xdc_fast.core import Recipe
 from xdc_fast.models import get_encoder
 from xdc_fast.models import XDCModel, MultiHeadLoss
-from xdc_fast.callback import extract_av_features
+from xdc_fast.features import feature_pass
 from xdc_fast.transfer import cv_probe
 sys.path.insert(0, str(Path(__file__).resolve().parent))          # the other benchmarks, also when loaded by file path
 from epoch_overhead import TrueLabelTargets                      # the supervised baseline's targets
@@ -125,10 +124,7 @@ def encoders(cfg, seed):
 
 def features(model, dls)->tuple:
     "Frozen encoder features (centre clip, no augmentation) of every file: `(video (N,d_v), audio (N,d_a))`; the run's random stream untouched."
-    va = dls.valid
-    with keep_rng():
-        dl = va.new(test_set(va.dataset, list(dls.files), with_labels=True), bs=128, shuffle=False, drop_last=False)
-        fv, fa, seen = extract_av_features(model, dl, len(dls.files))
+    fv, fa, seen = feature_pass(model, bs=128, dls=dls)
     return fv.numpy(), fa.numpy(), seen.numpy()
 
 FOLDS = 5

@@ -39,7 +39,7 @@ def main(argv=None):
     from xdc_fast.data.block import AVDataLoaders
     from xdc_fast.learner import xdc_learner
     from xdc_fast.cluster import kmeans, nmi, use_faiss_gpu
-    from xdc_fast.callback import extract_av_features
+    from xdc_fast.features import feature_pass
     from xdc_fast.distributed import XDCDistributedTrainer, unwrap
 
     out = Path(a.out or tempfile.mkdtemp(prefix='xdc_gpu_check_'))
@@ -83,7 +83,7 @@ def main(argv=None):
         assert use_faiss_gpu(), "faiss sees no GPU (faiss-gpu not installed, or a CPU-only faiss)"
         set_seed(0)
         learn = xdc_learner(dls, 'xdc', n_clusters=(4, 4), video_arch='r2plus1d_small', audio_arch='resnet_small_audio', save_run=None)
-        fv, fa, seen = extract_av_features(learn.model.cuda(), dls.train, len(dls.files))
+        fv, fa, seen = feature_pass(learn.model.cuda(), dls.train, dls=dls)
         x = fa[seen].numpy()
         truth = dls.labels[seen]
         lg, _ = kmeans(x, 4, 20, seed=0, gpu=True, n_redo=3)

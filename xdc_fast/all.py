@@ -12,6 +12,7 @@ from .models import R2Plus1D, AudioResNet, r2plus1d_18, r2plus1d_small, resnet18
 from .cluster import pca_fit, pca_apply, kmeans, assign, cluster_features, assign_new, nmi, purity, cluster_stats, cluster_weights
 from .models import plan_heads, XDCModel, MultiHeadLoss, XDCLoss, info_nce, MemoryBank, CentroidHead, projection_mlp, VARIANTS
 from .callback import ClusterCallback
+from .features import feature_pass
 from .distributed import setup_distributed, teardown_distributed, xdc_distributed, shard, gather_rows, broadcast_object, is_main
 from .learner import xdc_learner, XDCLearner, RunCheckpoint, RunCSVLogger
 from .results import ClusterRun, SaveClusterRun, as_run

@@ -20,13 +20,13 @@ from torch.utils.data import Dataset, DataLoader
 from fastcore.basics import store_attr
 from fastcore.foundation import L
 from fastcore.meta import delegates
-from .core import pbar, interactive, keep_rng, ClipConfig
+from .core import pbar, interactive, ClipConfig
 from .learner import EpochLines
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.core import Callback
 from fastai.learner import Learner, Recorder, ValueMetric
 from fastai.data.block import DataBlock, CategoryBlock
-from fastai.data.core import DataLoaders, TfmdDL, test_set
+from fastai.data.core import DataLoaders, TfmdDL
 from fastai.data.transforms import parent_label
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
@@ -43,7 +43,7 @@ from .data.video import NormalizeVideo, CentreCropVideo
 from .data.audio import LogMel
 from .data.block import VIDEO_EXTS, media_exts, VideoBlock, AudioBlock, build_dataloaders, _with_labels, item_ids
 from .models import get_encoder
-from .callback import extract_av_features, _inner
+from .features import feature_pass
 
 # %% ../nbs/10_transfer.ipynb #c6ad9728
 @dataclass
@@ -333,11 +333,7 @@ class KNNMonitor(Callback):
         "kNN accuracy of each encoder with the current weights: one feature pass over train + valid items."
         files, labels = self.dls.files, torch.as_tensor(self.dls.labels)
         tr, va = item_ids(files, self.dls.train.items), item_ids(files, self.dls.valid.items)
-        valid = _inner(self.dls.valid)
-        mbar = getattr(getattr(self.learn, 'progress', None), 'mbar', None)
-        with keep_rng():                        # watching a run does not change it
-            dl = valid.new(test_set(valid.dataset, list(files), with_labels=True), bs=self.extract_bs or self.dls.bs, shuffle=False, drop_last=False)
-            feats = extract_av_features(getattr(self.learn.model, 'module', self.learn.model), dl, len(files), parent=mbar)[:2]
+        feats = feature_pass(self.learn, bs=self.extract_bs)[:2]        # the run's random stream untouched: watching a run does not change it
         return [knn_accuracy(f[tr], labels[tr], f[va], labels[va], k=self.k, weighted=self.weighted, T=self.T) for f in feats]
 
 # %% ../nbs/10_transfer.ipynb #9020775a
