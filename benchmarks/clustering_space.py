@@ -54,10 +54,7 @@ def warmup_features(data, epochs, seed, cache):
     cfg = dict(epochs=epochs, lr=2e-3, bs=64, k=16, recluster_every=1, video_arch='r2plus1d_tiny', audio_arch='resnet_tiny_audio',
                video_norm='clip', audio_norm='cmvn', crop_scale=(0.6, 1.), channels_last=True)
     dls = AVDataLoaders.from_folder(data, bs=64, flip=False, crop_scale=cfg['crop_scale'], progress=False, cache=True, n_frames=2, fps=4, size=32, crop=32)
-    if epochs: model = pt.train(dls, 'contrastive', cfg, seed)
-    else:                                                   # random init: what training from scratch clusters first
-        from xdc_fast.models import XDCModel
-        model = XDCModel(*pt.encoders(cfg, seed), [], {})
+    model = pt.train(dls, 'contrastive', cfg, seed) if epochs else pt.untrained(cfg, seed)   # 0 epochs: random init, what training from scratch clusters first
     fv, fa, seen = pt.features(model, dls)
     split = np.array([Path(f).relative_to(data).parts[0] for f in dls.files])
     y, train = dls.labels.numpy(), (split == 'train') & seen

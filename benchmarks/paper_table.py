@@ -122,6 +122,10 @@ def encoders(cfg, seed):
     return (get_encoder(cfg['video_arch'], input_norm=cfg['video_norm']),
             get_encoder(cfg['audio_arch'], input_norm=cfg['audio_norm']))
 
+def untrained(cfg, seed):
+    "The random-init row's model: `encoders(cfg, seed)` with no heads, as the probes see it."
+    return XDCModel(*encoders(cfg, seed), [], {})
+
 def features(model, dls)->tuple:
     "Frozen encoder features (centre clip, no augmentation) of every file: `(video (N,d_v), audio (N,d_a))`; the run's random stream untouched."
     fv, fa, seen = feature_pass(model, bs=128, dls=dls)
@@ -353,7 +357,7 @@ class Bench:
                 ran = True
                 t0 = time.time()
                 curve = ProbeCurve(dls, split, labels, curve_every) if seed == 0 and curve_every and v != 'random' else None
-                model = XDCModel(*encoders(self.cfg, seed), [], {}) if v == 'random' else train(dls, v, self.cfg, seed, curve)
+                model = untrained(self.cfg, seed) if v == 'random' else train(dls, v, self.cfg, seed, curve)
                 r = dict(seed=seed, **probes(model, dls, split, labels), **getattr(model, 'final_log', {}),
                          seconds=round(time.time() - t0))                       # this run's time, training and probes
                 self.rows[v].append(r); self.timings.setdefault(v, []).append(r['seconds'])
