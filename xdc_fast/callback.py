@@ -100,7 +100,7 @@ class ClusterCallback(Callback):
 
     def before_fit(self):
         w = self.recipe.warmup_epochs or 0
-        self.n_warmup = int(round(w * self.n_epoch)) if 0 < w < 1 else int(w)      # a float < 1: that share of the fit's epochs
+        self.n_warmup = min(int(round(w * self.n_epoch)), self.n_epoch - 1) if 0 < w < 1 else int(w)   # a float < 1: that share of the fit's epochs, one left to cluster
         if self.recipe.warmup_drop and self.state.targets is not None: self.n_warmup = 0   # a measured warm-up that has ended (a resumed run)
         self.train_ids, self.valid_ids = (item_ids(self.dls.files, dl.items) for dl in (self.dls.train, self.dls.valid))
         self.feats.setup(self.learn, self.train_ids, self.valid_ids)
@@ -169,7 +169,7 @@ class ClusterCallback(Callback):
             self.warned_chance = True
             warnings.warn(f"the cross-entropy of heads {', '.join(stuck)} has stayed at chance (ln k) for {self.chance_epochs} epochs: the encoders get "
                           f"no signal from the clusters. Try heads='fit' (heads fitted to each clustering), a contrastive warm-up "
-                          f"(warmup_epochs=0.5) or aux_weight=1, recluster_every>1, or a schedule that does not anneal to zero (fit_flat_cos)")
+                          f"(warmup_epochs=0.75, warmup_drop=0.75) or aux_weight=1, recluster_every>1, or a schedule that does not anneal to zero (fit_flat_cos)")
 
     def after_pred(self):
         "`features='train'`: keep each item's embedding of this pass, training or validation (the clustering's features without an extra pass)."

@@ -232,8 +232,10 @@ def linear_probe(train_feats,                  # (N,d) frozen features of the tr
                  holdout=0.2,                  # fraction of the training split that scores each C
                  seed=0,                       # split and solver seed
                  max_iter=2000,                # solver iterations
+                 threads=1,                    # BLAS/OpenMP threads of the solver (None: the libraries' default); one is faster for probe-sized problems (`benchmarks/probe.py`)
                 )->ProbeResult:
     "Accuracy of a linear classifier on standardised frozen features, `C` chosen on part of the training split."
+    from threadpoolctl import threadpool_limits
     xt, yt, xv, yv = _np(train_feats), _np(train_labels).astype(int), _np(valid_feats), _np(valid_labels).astype(int)
     for name, x in (('train_feats', xt), ('valid_feats', xv)):
         if bad := int((~np.isfinite(x)).any(axis=tuple(range(1, x.ndim))).sum()):
@@ -242,7 +244,7 @@ def linear_probe(train_feats,                  # (N,d) frozen features of the tr
     strat = yt if counts[counts > 0].min() >= 2 and int(len(yt) * holdout) >= len(np.unique(yt)) else None
     x1, x2, y1, y2 = train_test_split(xt, yt, test_size=holdout, random_state=seed, stratify=strat)
     search = {}
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpool_limits(threads):
         warnings.simplefilter('ignore')                 # convergence warnings of the weakly regularised fits
         if len(Cs) > 1:                                 # one C: nothing to search
             for C in Cs: search[C] = float((_probe_model(model, C, seed, max_iter).fit(x1, y1).predict(x2) == y2).mean())
