@@ -92,6 +92,11 @@ class ClusterFeatures:
         b = self.bank
         b['v'][idx], b['a'][idx], b['seen'][idx] = fv.to(b['v'].dtype), fa.to(b['a'].dtype), True
 
+    def keep(self, model, ids):
+        "`features='train'`: the embeddings `model` kept of this training or validation batch (`last_embed`), into the bank by item id (`ids`)."
+        emb = getattr(unwrap(model), 'last_embed', None) if self.mode == 'train' else None
+        if emb is not None: self.put(ids, *(e.float().cpu() for e in emb))
+
     def _from_bank(self, epoch):
         "Training items from the training passes' embeddings (each rank's, newest kept), validation items from a pass; None until every training item was seen."
         b = self.bank
