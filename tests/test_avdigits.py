@@ -113,6 +113,14 @@ def test_full_build_like_shared(sources):
     assert abs(mine[2] - ref[2]) <= 3 and np.abs(mine[3] - ref[3]).max() <= 4, (mine[2:], ref[2:])
 
 
+def test_build_logs_plain_lines(tmp_path, capsys):
+    "Built with stdout not a terminal (a log file, CI): no progress-bar fragments (carriage returns) in the output."
+    fsdd, mnist = _stand_in_sources(tmp_path, speakers=('ann',), n_takes=2)
+    make_avdigits(tmp_path/'avd', fsdd=fsdd, mnist=mnist, speakers=['ann'], digits=[3, 7], takes=range(2), images=(0, 60), n_workers=2)
+    out = capsys.readouterr()
+    assert '\r' not in out.out + out.err, (out.out[-200:], out.err[-200:])
+
+
 def test_cli_errors(tmp_path):
     fsdd, mnist = _stand_in_sources(tmp_path, speakers=('ann',), n_takes=2)
     r = subprocess.run([sys.executable, '-m', 'xdc_fast.cli', 'avdigits', str(tmp_path/'avd'), '--fsdd', str(fsdd), '--mnist', str(mnist),

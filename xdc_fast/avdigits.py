@@ -17,7 +17,7 @@ from fastcore.parallel import parallel
 
 from .synthetic import write_av
 from .data.block import cache_root
-from .core import SAMPLE_RATE
+from .core import SAMPLE_RATE, interactive
 
 # %% ../nbs/00b_avdigits.ipynb #695e9bea
 FSDD_COMMIT = '26eb9aaf76e81b692f806f9140c2d2777410d7a1'      # the FSDD commit AV-digits is built from
@@ -60,7 +60,7 @@ def fsdd_recordings(fsdd=None,          # local FSDD: its repository or a folder
             rec.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=rec.parent))
             try:
-                try: zf = download_url(FSDD_URL, tmp/'fsdd.zip', show_progress=True)
+                try: zf = download_url(FSDD_URL, tmp/'fsdd.zip', show_progress=interactive())
                 except OSError as e: raise ConnectionError(f"could not download FSDD from {FSDD_URL} ({e}); pass fsdd=FOLDER with a local copy") from e
                 with zipfile.ZipFile(zf) as z: z.extractall(tmp)
                 shutil.move(str(next(tmp.glob('free-spoken-digit-dataset-*'))/'recordings'), str(rec))
@@ -114,15 +114,15 @@ def _render_video(image, rng, n_frames, size):
     u = (np.cos(a) * xx + np.sin(a) * yy); u = (u - u.min()) / (u.max() - u.min())
     bg = (1 - u)[..., None] * c0 + u[..., None] * c1                                    # (size,size,3)
     scale = rng.uniform(1.2, 1.7) * size / 64                                            # the digit ~24-34 px tall in 64 (MNIST's ink is 20 of 28)
-    start = size / 2 + rng.uniform(-0.16, 0.16, 2) * size                                # (x, y) centre of the box, near the middle
-    speed = rng.uniform(-0.25, 0.25, 2) * size                                           # pixels per clip
+    start = size / 2 + rng.uniform(-0.12, 0.12, 2) * size                                # (x, y) centre of the box, near the middle
+    speed = rng.uniform(-0.2, 0.2, 2) * size                                             # pixels per clip
     t = np.linspace(0, 1, n_frames)
     centres = np.clip(start + t[:, None] * speed, size * 0.28, size * 0.72).round()       # (n_frames, 2): whole pixels, inside the frame
     yy, xx = np.mgrid[0:size, 0:size] + 0.5                                              # pixel centres
     alpha = np.stack([map_coordinates(image.astype(np.float32) / 255, [(yy - cy) / scale + 14 - 0.5, (xx - cx) / scale + 14 - 0.5],
                                       order=1, cval=0.) for cx, cy in centres])[..., None]   # (T,size,size,1)
     lum = bg.reshape(-1, 3).mean(0) @ np.array([0.299, 0.587, 0.114])
-    ink = np.full(3, 245. if lum < 140 else 15.)
+    ink = np.full(3, 245. if lum < 128 else 15.)
     return np.clip(bg[None] * (1 - alpha) + ink * alpha, 0, 255).round().astype(np.uint8)
 
 def _coloured(rng, n, colour):
@@ -161,7 +161,7 @@ def _write_clip(job, rec, dest, seed, valid_takes, size, fps, secs, sample_rate)
     f = write_av(dest/split/str(d)/f"{d}_{s}_{t}.mp4", frames, audio, fps=fps, sample_rate=sample_rate)
     return f.relative_to(dest).as_posix(), d, s, split
 
-GENERATOR = 2      # the renderer's version: a build by another version is not reused (2: larger, centred digits on whole pixels)
+GENERATOR = 3      # the renderer's version: a build by another version is not reused (2: larger, centred digits on whole pixels; 3: the reference's spread of place and motion, light ink below mid-grey)
 
 def _settings(speakers, digits, takes, valid_takes, images, size, fps, secs, sample_rate, seed):
     return dict(generator=GENERATOR, speakers=list(speakers), digits=list(digits), takes=list(takes), valid_takes=valid_takes, images=list(images),
@@ -207,7 +207,7 @@ def make_avdigits(dest,                             # folder to write; a complet
         plan.append((d, s, t, all_images[pool[d][used[d] % len(pool[d])]])); used[d] += 1
     n_workers = min(os.cpu_count() or 1, 8) if n_workers is None else n_workers
     rows = parallel(_write_clip, plan, rec=rec, dest=dest, seed=seed, valid_takes=valid_takes,
-                    size=size, fps=fps, secs=secs, sample_rate=sample_rate, n_workers=n_workers, progress=progress)
+                    size=size, fps=fps, secs=secs, sample_rate=sample_rate, n_workers=n_workers, progress=progress and interactive())   # a bar in a terminal or notebook, none in a log
     (dest/'avdigits.json').write_text(json.dumps(settings, indent=1))
     with open(dest/'labels.csv.tmp', 'w', newline='') as fh:
         csv.writer(fh).writerows([('file', 'digit', 'speaker', 'split')] + rows)
