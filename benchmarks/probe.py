@@ -10,16 +10,13 @@ the sums).
 
     python benchmarks/probe.py [--sizes 2000x128x10 20000x512x100] [--repeats 2] [--json benchmarks/results/probe.json]
 """
-import argparse, datetime, json, platform, time
+import argparse, datetime, json, platform, sys
+from pathlib import Path
 import numpy as np
 import torch
 from xdc_fast.transfer import cv_probe
-
-def best_time(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter(); out = fn(); times.append(time.perf_counter() - t)
-    return min(times), out
+sys.path.insert(0, str(Path(__file__).resolve().parent))          # the other benchmarks, also when loaded by file path
+from cluster import timed                                        # best-of-repeats wall time
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -32,8 +29,8 @@ def main():
         rng = np.random.default_rng(0)
         y = rng.integers(0, k, n)
         x = (rng.normal(size=(k, d))[y] * 0.15 + rng.normal(size=(n, d))).astype(np.float32)
-        t1, r1 = best_time(lambda: cv_probe(x, y, 'linear', threads=1), a.repeats)
-        t0, r0 = best_time(lambda: cv_probe(x, y, 'linear', threads=None), a.repeats)
+        (t1, r1), (t0, r0) = [timed(lambda: cv_probe(x, y, 'linear', threads=n), a.repeats) for n in (1, None)]   # one thread, then the default
+        t1, t0 = t1['wall'], t0['wall']
         rows.append(dict(n=n, d=d, classes=k, threads_1_s=t1, default_threads_s=t0, speedup=t0 / t1, acc_threads_1=r1['accuracy'], acc_default=r0['accuracy']))
         print(f"{n} x {d}, {k} classes: one thread {t1:.2f} s, default threads {t0:.2f} s: {t0 / t1:.2f}x faster; "
               f"accuracy {r1['accuracy']:.4f} vs {r0['accuracy']:.4f}", flush=True)

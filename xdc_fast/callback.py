@@ -69,21 +69,23 @@ def new_heads(model, state, recipe, opt=None, feats=None, ids=None, seed=0, had=
 
 
 # %% ../nbs/06_callback.ipynb #38b6d8e9
-def _logged(src, key): return src.log.get(key, float('nan'))
+def _logged(cb, key): return cb.log.get(key, float('nan'))
+
+def _cluster_metrics(cb, clusterings, head_spec, has_truth, has_proj):
+    "fastai metrics reading `cb.log`: per clustering its stability, NMI and purity with the labels (`has_truth`) and balance; per head its CE and accuracy; `nce` (`has_proj`)."
+    names = []
+    for c in clusterings: names += [f'nmi_prev_{c}'] + ([f'nmi_true_{c}', f'purity_{c}'] if has_truth else []) + [f'empty_{c}', f'largest_{c}']
+    if {'v', 'a'} <= {s for s, _ in clusterings.values()}: names.append('nmi_va')
+    for h, _, _ in head_spec: names += [f'ce_{h}', f'acc_{h}']     # each head against its own targets (`HeadStats`)
+    if has_proj: names.append('nce')                              # the InfoNCE term on its own
+    return [ValueMetric(partial(_logged, cb, n), n) for n in names]
 
 class HeadStats:
     "Per epoch, over the training batches: each head's cross-entropy and accuracy against its own targets, and the InfoNCE term on its own (`nce`, and its chance, `ln` batch size); `check` warns once per fit when a head stays at chance."
-    def __init__(self, chance_epochs=3): self.chance_epochs, self.sums, self.at_chance, self.warned = chance_epochs, {}, {}, False
-
-    def metrics(self, src, clusterings, head_spec, has_truth, has_proj)->list:
-        "fastai metrics reading `src.log`: per clustering its stability, NMI and purity with the labels (`has_truth`) and balance; per head its CE and accuracy; `nce` (`has_proj`)."
-        self.at_chance, self.warned = {}, False                   # a new fit
-        names = []
-        for c in clusterings: names += [f'nmi_prev_{c}'] + ([f'nmi_true_{c}', f'purity_{c}'] if has_truth else []) + [f'empty_{c}', f'largest_{c}']
-        if {'v', 'a'} <= {s for s, _ in clusterings.values()}: names.append('nmi_va')
-        for h, _, _ in head_spec: names += [f'ce_{h}', f'acc_{h}']
-        if has_proj: names.append('nce')
-        return [ValueMetric(partial(_logged, src, n), n) for n in names]
+    def __init__(self, chance_epochs=3): self.chance_epochs = chance_epochs; self.reset()
+    def reset(self):
+        "A new fit: no sums, no head at chance yet, no warning given."
+        self.sums, self.at_chance, self.warned = {}, {}, False
 
     def add(self, model, preds, targ, temperature=0.1, heads=True):
         "One training batch: `preds` the model's outputs (head logits, then the projections), `targ` `(bs, n_heads)` targets (-1: none); `heads=False` in the warm-up (no targets yet)."
@@ -149,8 +151,9 @@ class ClusterCallback(Callback):
         self.train_ids, self.valid_ids = (item_ids(self.dls.files, dl.items) for dl in (self.dls.train, self.dls.valid))
         self.feats.setup(self.learn, self.train_ids, self.valid_ids)
         have = {getattr(m, 'name', None) for m in self.learn.metrics}     # its metrics, once, before the Recorder reads them
-        mine = self.stats.metrics(self, model.clusterings, model.head_spec, getattr(self.dls, 'labels', None) is not None, model.proj is not None)
+        mine = _cluster_metrics(self, model.clusterings, model.head_spec, getattr(self.dls, 'labels', None) is not None, model.proj is not None)
         self.learn.metrics = list(self.learn.metrics) + [m for m in mine if m.name not in have]
+        self.stats.reset()
 
     def before_train(self):
         lf = self.learn.loss_func            # the contrastive loss alone in the warm-up, then the clustering loss (+ aux_weight x contrastive)
@@ -196,11 +199,13 @@ class ClusterCallback(Callback):
         had = any(n in self.state.clusterings for n in model.clusterings)     # an earlier clustering (persistent heads keep its numbering)
         self.log.setdefault('first_clustering', epoch)                       # when the warm-up ended
         fv, fa, ok = self.feats.get(epoch)
-        tr, va = (on_main(lambda: ids[ok[ids]]) for ids in (self.train_ids, self.valid_ids))   # the items with features
-        new, log = on_main(lambda: recluster(dict(v=fv, a=fa), model.clusterings, [c for _, _, c in model.head_spec], tr, va, epoch,
-                                             prev={n: c['labels'] for n, c in self.state.clusterings.items() if n in model.clusterings},
-                                             truth=getattr(self.dls, 'labels', None), seed=self.seed, recipe=r, gpu=self.gpu,
-                                             max_points_per_centroid=self.max_points_per_centroid))
+        def cluster():                                                       # rank 0: the items with features, clustered
+            tr, va = (ids[ok[ids]] for ids in (self.train_ids, self.valid_ids))
+            return *recluster(dict(v=fv, a=fa), model.clusterings, [c for _, _, c in model.head_spec], tr, va, epoch,
+                              prev={n: c['labels'] for n, c in self.state.clusterings.items() if n in model.clusterings},
+                              truth=getattr(self.dls, 'labels', None), seed=self.seed, recipe=r, gpu=self.gpu,
+                              max_points_per_centroid=self.max_points_per_centroid), tr
+        new, log, tr = on_main(cluster)                                      # one broadcast: the state, its metrics, the items
         self.state.update(new); self.log, self.clustered_ids = {**self.log, **log}, tr
         if self.warn_degenerate: _warn_degenerate(self.log, model.clusterings)
         new_heads(model, self.state, r, self.learn.opt, dict(v=fv, a=fa), tr, seed=self.seed * 1000 + epoch, had=had)
