@@ -127,7 +127,7 @@ def main(argv=None):
     set_seed(0); sup = supervised_learner(dls)
     for learn in (xdc, xdt, sup): learn.add_cb(PhaseTimer())
     cb, timers = xdc.cluster, Timers()
-    cb.recluster, cb.feats.get, cb._cluster = timers.wrap('recluster', cb.recluster), timers.wrap('features', cb.feats.get), timers.wrap('cluster', cb._cluster)
+    cb.recluster, cb.feats.get, cb.clusterer._cluster = timers.wrap('recluster', cb.recluster), timers.wrap('features', cb.feats.get), timers.wrap('cluster', cb.clusterer._cluster)
     xcl.cluster_features = timers.wrap('kmeans', xcl.cluster_features)   # faiss PCA + k-means + assignment, looked up by `recluster` at call time
 
     load = [os.getloadavg()[0]]
