@@ -43,7 +43,7 @@ from .data.video import NormalizeVideo, CentreCropVideo
 from .data.audio import LogMel
 from .data.block import VIDEO_EXTS, media_exts, VideoBlock, AudioBlock, build_dataloaders, _with_labels, item_ids
 from .models import get_encoder
-from .features import feature_pass
+from .features import feature_pass, eval_batches
 
 # %% ../nbs/10_transfer.ipynb #c6ad9728
 @dataclass
@@ -146,25 +146,19 @@ def _items_labels(src):
 # %% ../nbs/10_transfer.ipynb #089db313
 def _collate(batch): return batch
 
-@torch.no_grad()
 def _clip_outputs(model, files, modality, cfg, n_clips=1, window=None, stride=None, bs=32, num_workers=0, device=None, progress=True):
-    "Yield `(i, outputs (n_clips,d), window ids, window starts, error)` per file, decoding in workers and encoding on `device`."
+    "Yield `(i, outputs (n_clips,d), window ids, window starts, error)` per file, decoding in workers and encoding on `device` (`eval_batches`)."
     dev = torch.device(device) if device is not None else default_device()
-    was_dev, was_training = next(model.parameters()).device, model.training
-    model.to(dev).eval()
     dl = DataLoader(_ClipSet(files, modality, n_clips, window, stride, cfg), batch_size=max(1, bs // max(n_clips, 1)),
                     num_workers=num_workers, collate_fn=_collate, shuffle=False)
-    try:
-        for batch in (pbar(dl, leave=False) if progress else dl):
-            ok = [b for b in batch if b[4] is None]
-            outs = []
-            if ok:
-                xs = torch.cat([b[1] for b in ok])                              # (sum n_clips, ...) of the batch's videos
-                for chunk in xs.split(bs): outs.append(model(_preprocess(chunk.to(dev), modality, cfg)).float().cpu())
-                outs = torch.cat(outs).split([len(b[1]) for b in ok])          # back to one (n_clips,d) per video
-            outs = iter(outs)
-            for b in batch: yield (b[0], None if b[4] else next(outs), b[2], b[3], b[4])
-    finally: model.to(was_dev).train(was_training)
+    def encode(batch):                                                          # the decoded clips of a batch's videos, in chunks of bs
+        ok = [b for b in batch if b[4] is None]
+        if not ok: return []
+        xs = torch.cat([b[1] for b in ok])                                      # (sum n_clips, ...) of the batch's videos
+        return torch.cat([model(_preprocess(c.to(dev), modality, cfg)).float().cpu() for c in xs.split(bs)]).split([len(b[1]) for b in ok])
+    for batch, outs in eval_batches(model, dl, encode, progress=progress, device=dev):
+        outs = iter(outs)                                                       # one (n_clips,d) per video that decoded
+        for b in batch: yield (b[0], None if b[4] else next(outs), b[2], b[3], b[4])
 
 def _warn_failed(failed, n):
     if failed: warnings.warn(f"{len(failed)} of {n} files could not be decoded and were skipped (listed in `.failed`): "
