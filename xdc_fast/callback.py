@@ -117,7 +117,8 @@ class HeadStats:
             self.warned = True
             warnings.warn(f"the cross-entropy of heads {', '.join(stuck)} has stayed at chance (ln k) for {self.chance_epochs} epochs: the encoders get "
                           f"no signal from the clusters. Try heads='fit' (heads fitted to each clustering), a contrastive warm-up "
-                          f"(warmup_epochs=0.75, warmup_drop=0.75) or aux_weight=1, recluster_every>1, or a schedule that does not anneal to zero (fit_flat_cos)")
+                          f"(warmup_epochs=0.75, warmup_drop=0.75) or aux_weight=1, recluster_every>1, or a schedule that does not anneal to zero (fit_flat_cos); "
+                          f"without a warm-up, balanced labels over more clusters (assign='sinkhorn', n_clusters of 64, 128, 256)")
 
 
 # %% ../nbs/06_callback.ipynb #5be4faaa
