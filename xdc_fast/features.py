@@ -32,13 +32,16 @@ def eval_batches(model,            # the module whose mode (and device) the pass
                  progress=True,    # a progress bar (plain lines in logs: `pbar`)
                  device=None):     # move `model` there for the pass (None: where it is)
     "Yield `(batch, fn(batch))` for each batch of `dl`, `model` in eval mode without gradients: every feature pass (the clustering's, the kNN monitor's, `extract_features`) runs through here."
-    was_dev, was_training = next(model.parameters()).device, model.training
-    (model if device is None else model.to(device)).eval()
+    was_dev, was_training = next(model.parameters()).device if device is not None else None, model.training   # the device only when it moves
+    if device is not None: model.to(device)
+    model.eval()
     try:
         for b in (pbar(dl, parent=parent, leave=False) if progress else dl):
             with torch.no_grad(): out = fn(b)
             yield b, out
-    finally: (model if device is None else model.to(was_dev)).train(was_training)
+    finally:
+        if device is not None: model.to(was_dev)
+        model.train(was_training)
 
 def _av_pass(model, dl, n_items, parent=None, dtype=torch.float32, fn=None)->tuple:
     "`fn` (default `model.encode`) over the `(video, mel, id)` batches of `dl` in eval mode: `(n_items, d)` features placed by id (as `dtype`), and which ids were seen."
