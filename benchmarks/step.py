@@ -43,7 +43,7 @@ def make_learner(dls, channels_last, bf16):
 
 def _loss(model, video, mel, y, bf16=False):
     with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
-        return sum(F.cross_entropy(o.float(), y) for o in model(video, mel)[:len(model.head_spec)])
+        return sum(F.cross_entropy(o.float(), y) for o in model(video, mel)[:len(model.head_plan)])
 
 def grad_error(learn, ref_grads, batch, y, bf16)->dict:
     "Relative error (norm of the difference over the norm) of each encoder's gradients, and of the worst single tensor."

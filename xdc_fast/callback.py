@@ -44,7 +44,7 @@ def warmup_batchnorm(model, dl, n_batches):
 
 def reset_heads(model, state, opt=None, keep_linear=False):
     "After a clustering: linear heads re-initialised (the same on every rank, optimiser state cleared) unless `keep_linear`; centroid heads set to their clustering."
-    for name, _, c in model.head_spec:
+    for name, _, c in model.head_plan:
         head = model.heads[name]
         if isinstance(head, CentroidHead):      # DeepCluster-v2: the head is the supervising clustering
             head.set(state[c]['A'], state[c]['b'], state[c]['centroids']); continue
@@ -55,7 +55,7 @@ def reset_heads(model, state, opt=None, keep_linear=False):
 
 def fit_heads(model, feats, state, ids, seed=0):
     "Each linear head fitted to its clustering's labels on the features that were just clustered (`fit_linear_head`), on rank 0, then broadcast."
-    for name, enc, c in model.head_spec:
+    for name, enc, c in model.head_plan:
         head = model.heads[name]
         if isinstance(head, CentroidHead): continue
         if is_main():
@@ -72,12 +72,12 @@ def new_heads(model, state, recipe, opt=None, feats=None, ids=None, seed=0, had=
 # %% ../nbs/06_callback.ipynb #38b6d8e9
 def _logged(cb, key): return cb.log.get(key, float('nan'))
 
-def _cluster_metrics(cb, clusterings, head_spec, has_truth, has_proj):
+def _cluster_metrics(cb, clusterings, head_plan, has_truth, has_proj):
     "fastai metrics reading `cb.log`: per clustering its stability, NMI and purity with the labels (`has_truth`) and balance; per head its CE and accuracy; `nce` (`has_proj`)."
     names = []
     for c in clusterings: names += [f'nmi_prev_{c}'] + ([f'nmi_true_{c}', f'purity_{c}'] if has_truth else []) + [f'empty_{c}', f'largest_{c}']
     if {'v', 'a'} <= {s for s, _ in clusterings.values()}: names.append('nmi_va')
-    for h, _, _ in head_spec: names += [f'ce_{h}', f'acc_{h}']     # each head against its own targets (`HeadStats`)
+    for h, _, _ in head_plan: names += [f'ce_{h}', f'acc_{h}']     # each head against its own targets (`HeadStats`)
     if has_proj: names.append('nce')                              # the InfoNCE term on its own
     return [ValueMetric(partial(_logged, cb, n), n) for n in names]
 
@@ -91,12 +91,12 @@ class HeadStats:
     def add(self, model, preds, targ, temperature=0.1, heads=True):
         "One training batch: `preds` the model's outputs (head logits, then the projections), `targ` `(bs, n_heads)` targets (-1: none); `heads=False` in the warm-up (no targets yet)."
         with torch.no_grad():
-            for i, (h, _, _) in enumerate(model.head_spec if heads else []):
+            for i, (h, _, _) in enumerate(model.head_plan if heads else []):
                 t, p = targ[:, i], preds[i].float()
                 ok = t >= 0
                 self._add(f'ce_{h}', float(_ce(p, t)), f'acc_{h}', float((p.argmax(1)[ok] == t[ok]).float().mean()) if ok.any() else float('nan'))
-            if model.proj is not None and len(preds) >= len(model.head_spec) + 2:
-                zv, za = preds[len(model.head_spec):][:2]
+            if model.proj is not None and len(preds) >= len(model.head_plan) + 2:
+                zv, za = preds[len(model.head_plan):][:2]
                 self._add('nce', float(info_nce(zv, za, temperature)), '_chance', math.log(len(zv)))
 
     def _add(self, *kv):
@@ -110,7 +110,7 @@ class HeadStats:
     def check(self, model, log):
         "Warn once per fit when a head's cross-entropy in `log` has stayed at chance (above 0.95 ln k) for `chance_epochs` epochs in a row."
         if not self.chance_epochs: return
-        for h, _, c in model.head_spec:
+        for h, _, c in model.head_plan:
             self.at_chance[h] = self.at_chance.get(h, 0) + 1 if log.get(f'ce_{h}', 0.) > 0.95 * math.log(model.clusterings[c][1]) else 0
         stuck = [h for h, n in self.at_chance.items() if n >= self.chance_epochs]
         if stuck and not self.warned:
@@ -164,7 +164,7 @@ class Clusterer:
         "Rank 0: the items with features (`ok`) clustered by `recluster`; the new state, its metrics and the training items clustered."
         model, state = self.learn.model, self.learn.model.cluster_state
         tr, va = (ids[ok[ids]] for ids in (self.train_ids, self.valid_ids))
-        return *recluster(dict(v=fv, a=fa), model.clusterings, [c for _, _, c in model.head_spec], tr, va, epoch,
+        return *recluster(dict(v=fv, a=fa), model.clusterings, [c for _, _, c in model.head_plan], tr, va, epoch,
                           prev={n: c['labels'] for n, c in state.clusterings.items() if n in model.clusterings},
                           truth=getattr(self.learn.dls, 'labels', None), seed=self.seed, recipe=self.recipe, gpu=self.gpu,
                           max_points_per_centroid=self.max_points_per_centroid), tr
@@ -179,7 +179,7 @@ class Clusterer:
         state.update(new)
         if self.warn_degenerate: _warn_degenerate(log, model.clusterings)
         new_heads(model, state, r, self.learn.opt, dict(v=fv, a=fa), self.clustered_ids, seed=self.seed * 1000 + epoch, had=had)
-        sup = dict.fromkeys(c for _, _, c in model.head_spec)               # the supervising clusterings, once each
+        sup = dict.fromkeys(c for _, _, c in model.head_plan)               # the supervising clusterings, once each
         _inner(self.learn.dls.train).weights = cluster_weights(*[state[c]['labels'][self.train_ids] for c in sup])
         return log
 
@@ -214,7 +214,7 @@ class ClusterCallback(Callback):
         self.warmup.start(self.n_epoch, clustered=self.state.targets is not None)
         self.clusterer.setup(self.learn)
         have, model = {getattr(m, 'name', None) for m in self.learn.metrics}, self.learn.model   # its metrics, once, before the Recorder reads them
-        mine = _cluster_metrics(self, model.clusterings, model.head_spec, getattr(self.dls, 'labels', None) is not None, model.proj is not None)
+        mine = _cluster_metrics(self, model.clusterings, model.head_plan, getattr(self.dls, 'labels', None) is not None, model.proj is not None)
         self.learn.metrics = list(self.learn.metrics) + [m for m in mine if m.name not in have]
         self.stats.reset()
 
@@ -227,7 +227,7 @@ class ClusterCallback(Callback):
 
     def before_batch(self):
         self.batch_ids = ids = self.learn.yb[0].as_subclass(torch.Tensor).long().cpu()
-        if self.in_warmup: targets = torch.zeros(len(ids), len(self.learn.model.head_spec), dtype=torch.long)
+        if self.in_warmup: targets = torch.zeros(len(ids), len(self.learn.model.head_plan), dtype=torch.long)
         else:
             if self.state.targets is None: self.recluster(self.epoch)
             targets = self.state.targets[ids]

@@ -154,7 +154,7 @@ def xdc_learner(dls,                            # `AVDataLoaders` (video clip, l
         set_seed(seed)
         encs = [get_encoder(archs[m], input_norm=norms[m]) if isinstance(archs[m], str) else get_encoder(archs[m]) for m in modalities]
         model = XDCModel(*encs, head_plan, clusterings, modalities=modalities, proj_dim=proj_dim if uses_proj else None,
-                         head_type='centroids' if r.heads == 'centroids' and not contrastive else 'linear', head_temperature=head_temperature, proj=proj)
+                         heads='reinit' if contrastive else r.heads, head_temperature=head_temperature, proj=proj)
     mb = MemoryBank(len(dls.files), proj_dim, seed=seed) if bank and uses_proj else None
     loss = XDCLoss(len(head_plan), cluster_weight=0. if contrastive else 1., contrastive_weight=1. if contrastive else r.aux_weight,
                    temperature=temperature, bank=mb, groups=[enc for _, enc, _ in head_plan])   # heads averaged per encoder
