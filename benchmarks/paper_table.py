@@ -65,7 +65,7 @@ from epoch_overhead import TrueLabelTargets                      # the supervise
 VARIANTS = ('random', 'sdc', 'mdc', 'cdc', 'xdc_paper', 'xdc', 'contrastive', 'supervised')
 CLUSTERING = ('sdc', 'mdc', 'cdc', 'xdc')
 PROBES = ('video', 'audio', 'speaker', 'background')
-OVERRIDES = ('warmup_epochs', 'warmup_drop', 'features', 'aux_weight', 'heads', 'eigen_power', 'n_redo', 'joint', 'assign', 'negatives')   # options of xdc_fast's recipe the table can set
+OVERRIDES = ('warmup_epochs', 'warmup_drop', 'features', 'aux_weight', 'heads', 'eigen_power', 'n_redo', 'joint', 'assign', 'cluster_mates')   # options of xdc_fast's recipe the table can set
 ABLATION = {                                  # XDC with one option of xdc_fast's recipe changed (seed 0), most telling first
     'xdc (defaults)': {},                     # = the table's xdc row, seed 0
     'warmup_epochs=0': dict(warmup_epochs=0),  # no contrastive-only warm-up: the clustering from the first epoch
@@ -457,7 +457,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          n_redo:int=None,  # k-means restarts per clustering in the xdc_fast rows; default: the recipe's
          joint:str=None,  # CDC's clustering space in the xdc_fast rows: concat or each; default: the recipe's
          assign:str=None,  # labels of the xdc_fast rows: kmeans or sinkhorn (balanced, SeLa); default: the recipe's
-         negatives:str=None,  # the InfoNCE's negatives in the xdc_fast rows after the warm-up: all or other_clusters (AVID-CMA); default: the recipe's
+         cluster_mates:str=None,  # the xdc_fast rows' InfoNCE after the warm-up: the clips sharing an anchor's clusters are negatives, ignored or positives (AVID-CMA); default: the recipe's
          schedule:str='flat_cos',   # learning-rate schedule of every row: flat_cos (fit_flat_cos: flat, then cosine; xdc_fast's) or one_cycle (fit_one_cycle)
          multi_k:str='',  # several clusterings per modality for the xdc_fast rows, e.g. 16,32,64 (the losses averaged per encoder; xdc_paper keeps one, --k); empty: one, --k
          plain_layout:store_true=False,  # train with the plain memory layout (default: channels-last convolution weights, `to_channels_last`)
@@ -480,7 +480,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     overrides = dict(**({} if features == 'recipe' else dict(features=features)),
                      **({} if warmup_epochs is None else dict(warmup_epochs=int(warmup_epochs) if warmup_epochs >= 1 else warmup_epochs)),
                      **({} if aux_weight is None else dict(aux_weight=float(aux_weight))),
-                     **{k: v for k, v in dict(warmup_drop=warmup_drop, heads=heads, eigen_power=eigen_power, n_redo=n_redo, joint=joint, assign=assign, negatives=negatives).items() if v is not None})
+                     **{k: v for k, v in dict(warmup_drop=warmup_drop, heads=heads, eigen_power=eigen_power, n_redo=n_redo, joint=joint, assign=assign, cluster_mates=cluster_mates).items() if v is not None})
     try: recipe = Recipe.of('xdc_fast', **overrides)                # the recipe checks its options (--heads, --joint, ...) once
     except (ValueError, TypeError) as e: raise SystemExit(f"--{e}")
     cfg = dict(epochs=epochs, lr=lr, bs=bs, k=k, recluster_every=recluster_every, video_arch=video_arch, audio_arch=audio_arch,

@@ -180,7 +180,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
              joint:str=None,                # CDC's clustering space: concat (one PCA of both modalities) or each (each modality's PCA, concatenated); default: the recipe's
              marginals:str=None,            # Sinkhorn's cluster sizes: uniform or gauss; default: the recipe's
              sharpness:float=None,          # Sinkhorn's lambda; default: the recipe's
-             negatives:str=None,            # the InfoNCE's negatives after the warm-up: all, or other_clusters (not the clips sharing the anchor's clusters; AVID-CMA); default: the recipe's
+             cluster_mates:str=None,        # after the warm-up, the clips sharing an anchor's clusters are its InfoNCE negatives, ignored, or positives (AVID-CMA); default: the recipe's
              max_points_per_centroid:int=None, # large N: cluster a sample of k x this many points (default: every point)
              extract_bs:int=None,           # batch size of the clustering's feature pass (default: --bs)
              cpu_kmeans:bool=False,         # faiss k-means on the CPU even where it sees a GPU
@@ -194,7 +194,7 @@ def pretrain(data:str,                      # folder of videos (any layout; trai
     if schedule not in ('flat_cos', 'one_cycle'): sys.exit(f"xdc_fast pretrain: --schedule must be flat_cos or one_cycle, got {schedule!r}")
     from xdc_fast.core import Recipe
     try: r = Recipe.of(recipe, heads=heads, assign=assign, warmup_epochs=warmup_epochs, warmup_drop=warmup_drop, aux_weight=aux_weight, bn_warmup=bn_warmup, features=features,
-                       pca_dim=pca_dim, eigen_power=eigen_power, n_redo=n_redo, n_iter=n_iter, joint=joint, marginals=marginals, sharpness=sharpness, negatives=negatives,
+                       pca_dim=pca_dim, eigen_power=eigen_power, n_redo=n_redo, n_iter=n_iter, joint=joint, marginals=marginals, sharpness=sharpness, cluster_mates=cluster_mates,
                        recluster_every=recluster_every,
                        video_norm=None if video_norm == 'recipe' else video_norm, audio_norm=None if audio_norm == 'recipe' else audio_norm)
     except (ValueError, TypeError) as e: sys.exit(f"xdc_fast pretrain: --{e}")      # the recipe names the option and its choices

@@ -92,7 +92,7 @@ from typing import Optional
 
 _CHOICES = dict(heads=('reinit', 'fit', 'match', 'centroids'), assign=('kmeans', 'sinkhorn'), features=('pass', 'train'),
                 video_norm=(None, 'clip'), audio_norm=('batch', 'cmvn'), joint=('concat', 'each'), marginals=('uniform', 'gauss'),
-                negatives=('all', 'other_clusters'))
+                cluster_mates=('negatives', 'ignored', 'positives'))
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
@@ -114,7 +114,7 @@ class Recipe:
     recluster_every: int = 1          # epochs between clusterings
     marginals: str = 'uniform'        # Sinkhorn's cluster sizes: 'uniform' or 'gauss'
     sharpness: float = 20.            # Sinkhorn's lambda
-    negatives: str = 'all'            # the InfoNCE's negatives after the warm-up: 'all' (every other clip of the batch) or 'other_clusters' (not the clips in the anchor's cluster of every smallest-k clustering the heads learn: AVID-CMA's agreement)
+    cluster_mates: str = 'negatives'  # after the warm-up, the in-batch clips that share an anchor's clusters of the smallest k are its InfoNCE 'negatives' (plain InfoNCE), 'ignored', or 'positives' (AVID-CMA's cross-modal agreement)
 
     def __post_init__(self):
         if self.video_norm == 'none': object.__setattr__(self, 'video_norm', None)     # the CLI's spelling of "no normalisation layer"

@@ -124,7 +124,7 @@ class RunSeed(Callback):
 
 # %% ../nbs/07_learner.ipynb #9057c004
 def _agree_columns(head_plan, clusterings)->list:
-    "The heads of the smallest k (one per encoder and source): `negatives='other_clusters'` masks the clips that share the anchor's label in each."
+    "The heads of the smallest k (one per encoder and source): an anchor's cluster mates (`Recipe.cluster_mates`) share its label in each."
     kmin = min((clusterings[c][1] for _, _, c in head_plan), default=0)
     return [i for i, (_, _, c) in enumerate(head_plan) if clusterings[c][1] == kmin]
 
@@ -163,7 +163,7 @@ def xdc_learner(dls,                            # `AVDataLoaders` (video clip, l
     mb = MemoryBank(len(dls.files), proj_dim, seed=seed) if bank and uses_proj else None
     loss = XDCLoss(len(head_plan), cluster_weight=0. if contrastive else 1., contrastive_weight=1. if contrastive else r.aux_weight,
                    temperature=temperature, bank=mb, groups=[enc for _, enc, _ in head_plan],   # heads averaged per encoder
-                   agree=_agree_columns(head_plan, clusterings) if r.negatives == 'other_clusters' else None)
+                   agree=_agree_columns(head_plan, clusterings), mates=r.cluster_mates)
     user_cbs, user_metrics = list(kwargs.pop('cbs', None) or []), list(kwargs.pop('metrics', None) or [])
     if contrastive: cbs, metrics = user_cbs, user_metrics           # no clustering: the loss reads the item ids
     else:

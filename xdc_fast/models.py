@@ -200,13 +200,21 @@ def projection_mlp(n_in, n_out=128, n_hidden=None)->nn.Module:
     return nn.Sequential(nn.Linear(n_in, n_hidden, bias=False), nn.BatchNorm1d(n_hidden), nn.ReLU(inplace=True), nn.Linear(n_hidden, n_out))
 
 def info_nce(zv, za, temperature=0.1,
-             same=None)->torch.Tensor:    # `(B,B)` bool, symmetric: pairs that are not each other's negatives (AVID-CMA); the diagonal stays the positive
+             mates=None,                 # `(B,B)` bool, symmetric: pairs of different clips that are not plain negatives (AVID-CMA); None: every other clip is one
+             as_positives=False)->torch.Tensor:   # `mates` count as positives (the log of their summed probability); False: left out of the softmax
     "Symmetric in-batch cross-modal InfoNCE of embeddings `(B,d)`: item i's video must pick item i's audio among the batch's, and back."
     zv, za = F.normalize(zv.float(), dim=1), F.normalize(za.float(), dim=1)
     logits = zv @ za.T / temperature                                   # (B,B): row i = video i against every audio
-    if same is not None: logits = logits.masked_fill(same & ~torch.eye(len(zv), dtype=torch.bool, device=zv.device), float('-inf'))
     t = torch.arange(len(zv), device=zv.device)
-    return (F.cross_entropy(logits, t) + F.cross_entropy(logits.T, t)) / 2
+    if mates is None: return (F.cross_entropy(logits, t) + F.cross_entropy(logits.T, t)) / 2
+    eye = torch.eye(len(zv), dtype=torch.bool, device=zv.device)
+    mates = mates & ~eye
+    if not as_positives:
+        logits = logits.masked_fill(mates, float('-inf'))
+        return (F.cross_entropy(logits, t) + F.cross_entropy(logits.T, t)) / 2
+    pos = mates | eye
+    def nll(l): return (l.logsumexp(1) - l.masked_fill(~pos, float('-inf')).logsumexp(1)).mean()
+    return (nll(logits) + nll(logits.T)) / 2
 
 class MemoryBank(nn.Module):
     "One L2-normalised embedding per item and modality, updated by EMA (AVID, CMC); its InfoNCE is a softmax over every item."
@@ -372,10 +380,12 @@ class MultiHeadLoss(nn.Module):
 class XDCLoss(MultiHeadLoss):
     "`cluster_weight` x the heads' cross-entropy + `contrastive_weight` x the cross-modal InfoNCE of the projections (in-batch, or over a `MemoryBank`)."
     def __init__(self, n_heads, cluster_weight=1., contrastive_weight=0., temperature=0.1, bank=None, groups=None,
-                 agree=None):    # target columns: clips that share the anchor's label in each are not its in-batch negatives while the heads train (None: all are)
+                 agree=None,     # target columns: the clips that share an anchor's label in each are its cluster mates while the heads train (None: none)
+                 mates='negatives'):   # the InfoNCE's cluster mates: 'negatives' (the plain InfoNCE), 'ignored' or 'positives'
         super().__init__(groups)
+        if mates not in ('negatives', 'ignored', 'positives'): raise ValueError(f"mates must be 'negatives', 'ignored' or 'positives', got {mates!r}")
         self.n_heads, self.cluster_weight, self.contrastive_weight, self.temperature, self.bank = n_heads, cluster_weight, contrastive_weight, temperature, bank
-        self.agree = list(agree or [])
+        self.agree, self.mates = list(agree or []), mates
     def forward(self, preds, targ):
         "`preds`: the heads' logits then `(zv, za)`; `targ`: `(B,)` item ids, or `(B, n_heads+1)` labels with the item ids last."
         heads, proj = preds[:self.n_heads], preds[self.n_heads:]
@@ -385,9 +395,10 @@ class XDCLoss(MultiHeadLoss):
         if proj:
             ids = targ if targ.ndim == 1 else targ[:, -1]
             same = None
-            if self.agree and self.cluster_weight and targ.ndim == 2:     # after the warm-up (cluster_weight 0): the targets are clusterings
+            if self.agree and self.mates != 'negatives' and self.cluster_weight and targ.ndim == 2:   # after the warm-up (cluster_weight 0): the targets are clusterings
                 same = torch.stack([targ[:, c, None] == targ[None, :, c] for c in self.agree]).all(0)
-            nce = self.bank.loss(*proj, ids, self.temperature) if self.bank is not None else info_nce(*proj, self.temperature, same)
+            nce = (self.bank.loss(*proj, ids, self.temperature) if self.bank is not None else
+                   info_nce(*proj, self.temperature, same, as_positives=self.mates == 'positives'))
             loss = loss + self.contrastive_weight * nce
         return loss
     def activation(self, preds): return super().activation(preds[:self.n_heads])
