@@ -1,8 +1,9 @@
 "AV-digits built by the package: from stand-in sources anywhere, and from the shared FSDD and MNIST copies when they are beside the project."
-import csv, shutil, subprocess, sys
+import csv, functools, hashlib, http.server, shutil, subprocess, sys, threading, zipfile
 from pathlib import Path
 import numpy as np
 import pytest
+import xdc_fast.avdigits as avdigits
 from xdc_fast.avdigits import make_avdigits, fsdd_recordings, mnist_test_set, FSDD_COMMIT, _stand_in_sources
 from xdc_fast.data.decode import decode_clip
 
@@ -53,6 +54,58 @@ def test_download_checked_by_hash(tmp_path, sources):
     f = rec/'3_george_7.wav'
     f.write_bytes(f.read_bytes()[:-1] + bytes([f.read_bytes()[-1] ^ 1]))
     with pytest.raises(ValueError, match="do not match FSDD"): fsdd_recordings(None, ['george'], cache=tmp_path)
+
+
+@pytest.fixture
+def server(tmp_path):
+    "A local web server over `tmp_path/'www'` that counts its requests: the downloads' own code run end to end, offline."
+    root, hits = tmp_path/'www', []
+    root.mkdir()
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args): hits.append(self.path)
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(Handler, directory=str(root)))
+    httpd.handle_error = lambda *args: None                          # torchvision closes its first request of each URL early: no traceback
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield root, f'http://127.0.0.1:{httpd.server_address[1]}', hits
+    httpd.shutdown(); httpd.server_close()
+
+
+def test_fsdd_download(tmp_path, sources, server, monkeypatch):
+    "FSDD downloaded as GitHub serves it (one zip of the commit), unpacked into the cache, checked by hash, and fetched once."
+    www, url, hits = server
+    with zipfile.ZipFile(www/'fsdd.zip', 'w') as z:                  # the archive's layout: free-spoken-digit-dataset-<commit>/recordings/
+        for f in sorted((sources[0]/'recordings').glob('*_george_*.wav')): z.write(f, f'free-spoken-digit-dataset-{FSDD_COMMIT}/recordings/{f.name}')
+        z.write(sources[0]/'README.md', f'free-spoken-digit-dataset-{FSDD_COMMIT}/README.md')
+    monkeypatch.setattr(avdigits, 'FSDD_URL', f'{url}/fsdd.zip')
+    rec = fsdd_recordings(None, ['george'], cache=tmp_path/'cache')
+    assert rec == tmp_path/'cache'/f'fsdd-{FSDD_COMMIT[:8]}'/'recordings' and len(list(rec.glob('*.wav'))) == 500
+    assert hits == ['/fsdd.zip'] and [p.name for p in rec.parent.iterdir()] == ['recordings']   # no temporary left beside it
+    assert fsdd_recordings(None, ['george'], cache=tmp_path/'cache') == rec and len(hits) == 1     # the second call reads the cache
+    with pytest.raises(ValueError, match="no FSDD recordings of theo"): fsdd_recordings(None, ['theo'], cache=tmp_path/'cache')
+    monkeypatch.setattr(avdigits, 'FSDD_URL', f'{url}/missing.zip')                          # a 404, then nothing listening
+    with pytest.raises(ConnectionError, match=r"could not download FSDD from http://127.0.0.1:\d+/missing.zip \(HTTP 404 Not Found\); pass fsdd=FOLDER with a local copy"): fsdd_recordings(None, cache=tmp_path/'c2')
+    monkeypatch.setattr(avdigits, 'FSDD_URL', 'http://127.0.0.1:9/fsdd.zip')                 # the discard port: nothing listens
+    with pytest.raises(ConnectionError, match=r"127.0.0.1:9/fsdd.zip \(.*refused.*\); pass"): fsdd_recordings(None, cache=tmp_path/'c2')
+    assert not (tmp_path/'c2'/f'fsdd-{FSDD_COMMIT[:8]}'/'recordings').exists()                 # a failed download leaves no cache to trust
+
+
+def test_mnist_download(tmp_path, sources, server, monkeypatch):
+    "MNIST through torchvision's dataset class (its mirror list pointed at the local server): the same arrays as the local copy."
+    from torchvision.datasets import MNIST
+    www, url, hits = server
+    res = []
+    for name in ('t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'):
+        shutil.copy(sources[1]/name, www/name)
+        res.append((name, hashlib.md5((www/name).read_bytes()).hexdigest()))
+    monkeypatch.setattr(MNIST, 'mirrors', [url + '/'])
+    monkeypatch.setattr(MNIST, 'resources', res)                     # the training files are not needed for the test set
+    images, labels = mnist_test_set(None, cache=tmp_path/'cache')
+    local = mnist_test_set(sources[1])
+    assert images.shape == local[0].shape == (len(labels), 28, 28) and (images == local[0]).all() and (labels == local[1]).all()
+    assert sorted(set(hits)) == ['/t10k-images-idx3-ubyte.gz', '/t10k-labels-idx1-ubyte.gz']   # (torchvision opens each URL twice)
+    n = len(hits)
+    mnist_test_set(None, cache=tmp_path/'cache')
+    assert len(hits) == n                                            # downloaded once
 
 
 def test_shared_sources_give_shared_labels(tmp_path, sources):

@@ -37,6 +37,20 @@ def _cache_dir()->Path:
     "Where downloaded sources go: `$XDC_FAST_CACHE/sources` (default ~/.cache/xdc_fast/sources), beside the verify cache."
     return cache_root()/'sources'
 
+def _download(url, dest)->Path:
+    "`url` saved to `dest`: with fastdownload's progress bar where `interactive()`, silently in a log."
+    if interactive():
+        from fastdownload import download_url
+        return download_url(url, dest)
+    from fastcore.net import urlsave
+    return Path(urlsave(url, dest))
+
+def _why(e)->str:
+    "An `OSError` of a download in a few words: `HTTP 404 File not found`, not the server's error page."
+    from http.client import responses
+    if getattr(e, 'code', None) is not None: return f"HTTP {e.code} {responses.get(e.code, '')}".strip()   # fastcore puts the page in `reason`
+    return str(getattr(e, 'reason', None) or e)
+
 def _speaker_hash(folder, speaker)->str:
     h = hashlib.sha256()
     for f in sorted(Path(folder).glob(f'*_{speaker}_*.wav'), key=lambda p: p.name):
@@ -55,13 +69,12 @@ def fsdd_recordings(fsdd=None,          # local FSDD: its repository or a folder
     else:
         rec = Path(cache or _cache_dir())/f'fsdd-{FSDD_COMMIT[:8]}'/'recordings'
         if not rec.is_dir():                                 # download once: the zip of FSDD_COMMIT, unpacked beside the cache
-            from fastdownload import download_url
             import zipfile
             rec.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=rec.parent))
             try:
-                try: zf = download_url(FSDD_URL, tmp/'fsdd.zip', show_progress=interactive())
-                except OSError as e: raise ConnectionError(f"could not download FSDD from {FSDD_URL} ({e}); pass fsdd=FOLDER with a local copy") from e
+                try: zf = _download(FSDD_URL, tmp/'fsdd.zip')
+                except OSError as e: raise ConnectionError(f"could not download FSDD from {FSDD_URL} ({_why(e)}); pass fsdd=FOLDER with a local copy") from e
                 with zipfile.ZipFile(zf) as z: z.extractall(tmp)
                 shutil.move(str(next(tmp.glob('free-spoken-digit-dataset-*'))/'recordings'), str(rec))
             finally: shutil.rmtree(tmp, ignore_errors=True)
