@@ -65,7 +65,8 @@ from epoch_overhead import TrueLabelTargets                      # the supervise
 VARIANTS = ('random', 'sdc', 'mdc', 'cdc', 'xdc_paper', 'xdc', 'contrastive', 'supervised')
 CLUSTERING = ('sdc', 'mdc', 'cdc', 'xdc')
 PROBES = ('video', 'audio', 'speaker', 'background')
-OVERRIDES = ('warmup_epochs', 'warmup_drop', 'features', 'aux_weight', 'heads', 'eigen_power', 'n_redo', 'joint', 'assign', 'cluster_mates')   # options of xdc_fast's recipe the table can set
+OVERRIDES = ('warmup_epochs', 'warmup_drop', 'features', 'aux_weight', 'heads', 'pca_dim', 'eigen_power', 'n_redo', 'joint', 'assign',
+             'sharpness', 'marginals', 'cluster_mates')   # options of xdc_fast's recipe the table can set
 ABLATION = {                                  # XDC with one option of xdc_fast's recipe changed (seed 0), most telling first
     'xdc (defaults)': {},                     # = the table's xdc row, seed 0
     'warmup_epochs=0': dict(warmup_epochs=0),  # no contrastive-only warm-up: the clustering from the first epoch
@@ -453,10 +454,13 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
          warmup_drop:float=None,  # end the warm-up of the xdc_fast rows sooner, once an epoch's InfoNCE is this many nats below chance (0: off); default: the recipe's
          aux_weight:float=None,  # weight of the InfoNCE kept beside the clustering loss after the warm-up in the xdc_fast rows (0: the targets alone); default: the recipe's
          heads:str=None,  # heads of the xdc_fast rows: reinit, fit, match or centroids; default: the recipe's
+         pca_dim:int=None,  # PCA size before k-means in the xdc_fast rows (0: none, L2 only); default: the recipe's (`auto_pca_dim`)
          eigen_power:float=None,  # PCA scaling before k-means in the xdc_fast rows (-0.5 whitens, 0 keeps the variances); default: the recipe's
          n_redo:int=None,  # k-means restarts per clustering in the xdc_fast rows; default: the recipe's
          joint:str=None,  # CDC's clustering space in the xdc_fast rows: concat or each; default: the recipe's
          assign:str=None,  # labels of the xdc_fast rows: kmeans or sinkhorn (balanced, SeLa); default: the recipe's
+         sharpness:float=None,  # Sinkhorn's lambda in the xdc_fast rows (--assign sinkhorn); default: the recipe's
+         marginals:str=None,  # Sinkhorn's cluster sizes in the xdc_fast rows: uniform or gauss; default: the recipe's
          cluster_mates:str=None,  # the xdc_fast rows' InfoNCE after the warm-up: the clips sharing an anchor's clusters are negatives, ignored or positives (AVID-CMA); default: the recipe's
          schedule:str='flat_cos',   # learning-rate schedule of every row: flat_cos (fit_flat_cos: flat, then cosine; xdc_fast's) or one_cycle (fit_one_cycle)
          multi_k:str='',  # several clusterings per modality for the xdc_fast rows, e.g. 16,32,64 (the losses averaged per encoder; xdc_paper keeps one, --k); empty: one, --k
@@ -480,7 +484,8 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like avdigits: {
     overrides = dict(**({} if features == 'recipe' else dict(features=features)),
                      **({} if warmup_epochs is None else dict(warmup_epochs=int(warmup_epochs) if warmup_epochs >= 1 else warmup_epochs)),
                      **({} if aux_weight is None else dict(aux_weight=float(aux_weight))),
-                     **{k: v for k, v in dict(warmup_drop=warmup_drop, heads=heads, eigen_power=eigen_power, n_redo=n_redo, joint=joint, assign=assign, cluster_mates=cluster_mates).items() if v is not None})
+                     **{k: v for k, v in dict(warmup_drop=warmup_drop, heads=heads, pca_dim=pca_dim, eigen_power=eigen_power, n_redo=n_redo, joint=joint, assign=assign,
+                                                   sharpness=sharpness, marginals=marginals, cluster_mates=cluster_mates).items() if v is not None})
     try: recipe = Recipe.of('xdc_fast', **overrides)                # the recipe checks its options (--heads, --joint, ...) once
     except (ValueError, TypeError) as e: raise SystemExit(f"--{e}")
     cfg = dict(epochs=epochs, lr=lr, bs=bs, k=k, recluster_every=recluster_every, video_arch=video_arch, audio_arch=audio_arch,

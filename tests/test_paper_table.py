@@ -76,12 +76,13 @@ def test_recipe_overrides_reach_the_xdc_fast_rows(ds_with_speakers, tmp_path):
     "--warmup_epochs and --aux_weight set xdc_fast's recipe for the clustering rows (the targets alone after an InfoNCE warm-up), recorded in the config; --steps sets the epochs."
     out = tmp_path/'t.json'
     r = run('--data', ds_with_speakers, '--seeds', 1, '--steps', 6, '--k', 3, '--bs', 8, '--curve_every', 1, '--video_arch', 'r2plus1d_tiny',
-            '--audio_arch', 'resnet_tiny_audio', '--variants', 'sdc,xdc', '--warmup_epochs', 1, '--aux_weight', 0, '--json', out)
+            '--audio_arch', 'resnet_tiny_audio', '--variants', 'sdc,xdc', '--warmup_epochs', 1, '--aux_weight', 0,
+            '--assign', 'sinkhorn', '--sharpness', 10, '--marginals', 'gauss', '--pca_dim', 4, '--json', out)
     assert r.returncode == 0, r.stderr[-3000:]
     c = json.loads(out.read_text())['config']
     assert (c['steps'], c['epochs']) == (6, 2)                          # --steps: 24 training clips in batches of 8 are 3 steps an epoch
     assert (c['warmup_epochs'], c['aux_weight']) == (1, 0.0)
-    assert c['xdc_fast'] == Recipe.of('xdc_fast', warmup_epochs=1, aux_weight=0.0).asdict()
+    assert c['xdc_fast'] == Recipe.of('xdc_fast', warmup_epochs=1, aux_weight=0.0, assign='sinkhorn', sharpness=10., marginals='gauss', pca_dim=4).asdict()
 
 
 @pytest.mark.slow
