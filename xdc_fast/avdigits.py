@@ -46,7 +46,7 @@ def _download(url, dest)->Path:
     return Path(urlsave(url, dest))
 
 def _why(e)->str:
-    "An `OSError` of a download in a few words: `HTTP 404 File not found`, not the server's error page."
+    "An `OSError` of a download in a few words: `HTTP 404 Not Found` (the status's standard phrase), not the server's error page."
     from http.client import responses
     if getattr(e, 'code', None) is not None: return f"HTTP {e.code} {responses.get(e.code, '')}".strip()   # fastcore puts the page in `reason`
     return str(getattr(e, 'reason', None) or e)
