@@ -100,7 +100,12 @@ class ClusterFeatures:
         if self.bank is None:
             n, dt = self.n_items, self.dtype
             self.bank = dict(v=torch.zeros(n, fv.shape[1], dtype=dt), a=torch.zeros(n, fa.shape[1], dtype=dt), seen=torch.zeros(n, dtype=torch.bool))
-        b = self.bank
+        b, idx = self.bank, torch.as_tensor(idx)
+        if idx.dtype != torch.bool:                   # an item drawn twice in a batch: its last row, as a rule (duplicate indices in one write are undefined in torch)
+            pos = torch.arange(len(idx))
+            last = torch.full((self.n_items,), -1, dtype=torch.long).scatter_reduce(0, idx.long(), pos, 'amax')
+            keep = last[idx] == pos
+            idx, fv, fa = idx[keep], fv[keep], fa[keep]
         b['v'][idx], b['a'][idx], b['seen'][idx] = fv.to(b['v'].dtype), fa.to(b['a'].dtype), True
 
     def keep(self, model, ids):
