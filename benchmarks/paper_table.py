@@ -91,6 +91,10 @@ def cpu_model()->str:
     try: return next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
 
+def kernels()->str:
+    "Which CPU kernels torch runs here ('AVX2', 'AVX512', ...; 'CUDA' on a GPU): runs repeat exactly on one kind, while another kind's arithmetic differs in the last bits and a clustering run then takes another path."
+    return 'CUDA' if torch.cuda.is_available() else torch.backends.cpu.get_cpu_capability()
+
 def bf16_native()->bool:
     "Whether this machine computes bfloat16 natively (CUDA, or a CPU with AVX512-BF16 or AMX); elsewhere it is emulated and slow."
     if torch.cuda.is_available(): return True
@@ -315,7 +319,7 @@ def plot_table(table, path=None):
 def _save(path, out, cfg, data, seeds, t_start, partial=False, **extra):
     "Write the table as JSON (also after every run, marked `partial`, so a long run that stops keeps what it measured)."
     out = dict(out, config=dict(cfg, data=str(data), seeds=seeds, minutes=round((time.time() - t_start) / 60, 1), **extra,
-               machine=f"{cpu_model()}, {torch.get_num_threads()} threads",
+               machine=f"{cpu_model()} ({kernels()}), {torch.get_num_threads()} threads",
                date=time.strftime('%Y-%m-%d'), cuda=torch.cuda.is_available(), partial=partial))
     Path(path).parent.mkdir(parents=True, exist_ok=True); Path(path).write_text(_json.dumps(out, indent=1))
 
@@ -362,7 +366,7 @@ class Bench:
                 curve = ProbeCurve(dls, split, labels, curve_every) if seed == 0 and curve_every and v != 'random' else None
                 model = untrained(self.cfg, seed) if v == 'random' else train(dls, v, self.cfg, seed, curve)
                 r = dict(seed=seed, **probes(model, dls, split, labels), **getattr(model, 'final_log', {}),
-                         seconds=round(time.time() - t0))                       # this run's time, training and probes
+                         seconds=round(time.time() - t0), kernels=kernels())    # this run's time, training and probes; the kernels it ran on
                 self.rows[v].append(r); self.timings.setdefault(v, []).append(r['seconds'])
                 if curve is not None: self.curves[v] = curve.points
                 if seed == 0 and hasattr(model, 'history'): self.history[v] = model.history     # seed 0's per-epoch diagnostics

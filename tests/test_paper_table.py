@@ -2,6 +2,7 @@
 import csv, json, random, shutil, subprocess, sys
 from pathlib import Path
 import pytest
+import torch
 from xdc_fast.core import Recipe
 
 SCRIPT = Path(__file__).resolve().parents[1]/'benchmarks'/'paper_table.py'
@@ -97,6 +98,8 @@ def test_same_seed_same_probes_with_or_without_curves(ds_with_speakers, tmp_path
         t = json.loads((tmp_path/f'{i}.json').read_text())
         got.append({v: {p: t[v][p] for p in ('video', 'audio', 'video_knn', 'audio_knn')} for v in ('xdc', 'contrastive')})
     assert got[0] == got[1] == got[2]
+    kernels = 'CUDA' if torch.cuda.is_available() else torch.backends.cpu.get_cpu_capability()
+    assert t['xdc']['per_seed'][0]['kernels'] == kernels and f'({kernels})' in t['config']['machine']   # what the same seed repeats on
 
 def test_bad_arguments_exit_with_a_reason(synth_ds, tmp_path):
     r = run('--data', synth_ds, '--variants', 'xdc,simclr')
