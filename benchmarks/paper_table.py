@@ -95,6 +95,14 @@ def kernels()->str:
     "Which CPU kernels torch runs here ('AVX2', 'AVX512', ...; 'CUDA' on a GPU): runs repeat exactly on one kind, while another kind's arithmetic differs in the last bits and a clustering run then takes another path."
     return 'CUDA' if torch.cuda.is_available() else torch.backends.cpu.get_cpu_capability()
 
+def versions()->dict:
+    "The versions of the packages a run's numbers depend on (decoding, kernels, k-means, probes): another set can move a table."
+    from importlib.metadata import version, PackageNotFoundError
+    def v(p):
+        try: return version(p)
+        except PackageNotFoundError: return None
+    return {p: v(p) for p in ('torch', 'torchaudio', 'av', 'numpy', 'scikit-learn', 'faiss-gpu', 'faiss-cpu', 'fastai') if v(p)}
+
 def bf16_native()->bool:
     "Whether this machine computes bfloat16 natively (CUDA, or a CPU with AVX512-BF16 or AMX); elsewhere it is emulated and slow."
     if torch.cuda.is_available(): return True
@@ -319,7 +327,7 @@ def plot_table(table, path=None):
 def _save(path, out, cfg, data, seeds, t_start, partial=False, **extra):
     "Write the table as JSON (also after every run, marked `partial`, so a long run that stops keeps what it measured)."
     out = dict(out, config=dict(cfg, data=str(data), seeds=seeds, minutes=round((time.time() - t_start) / 60, 1), **extra,
-               machine=f"{cpu_model()} ({kernels()}), {torch.get_num_threads()} threads",
+               machine=f"{cpu_model()} ({kernels()}), {torch.get_num_threads()} threads", versions=versions(),
                date=time.strftime('%Y-%m-%d'), cuda=torch.cuda.is_available(), partial=partial))
     Path(path).parent.mkdir(parents=True, exist_ok=True); Path(path).write_text(_json.dumps(out, indent=1))
 
