@@ -100,7 +100,7 @@ def test_same_seed_same_probes_with_or_without_curves(ds_with_speakers, tmp_path
     assert got[0] == got[1] == got[2]
     kernels = 'CUDA' if torch.cuda.is_available() else torch.backends.cpu.get_cpu_capability()
     assert t['xdc']['per_seed'][0]['kernels'] == kernels and f'({kernels})' in t['config']['machine']   # what the same seed repeats on
-    assert t['config']['versions']['torch'] == torch.__version__ and 'av' in t['config']['versions']
+    assert torch.__version__.startswith(t['config']['versions']['torch']) and 'av' in t['config']['versions']
 
 def test_bad_arguments_exit_with_a_reason(synth_ds, tmp_path):
     r = run('--data', synth_ds, '--variants', 'xdc,simclr')
