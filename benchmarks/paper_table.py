@@ -95,6 +95,8 @@ def kernels()->str:
     "Which CPU kernels torch runs here ('AVX2', 'AVX512', ...; 'CUDA' on a GPU): runs repeat exactly on one kind, while another kind's arithmetic differs in the last bits and a clustering run then takes another path."
     return 'CUDA' if torch.cuda.is_available() else torch.backends.cpu.get_cpu_capability()
 
+def machine()->str: return f"{cpu_model()} ({kernels()}), {torch.get_num_threads()} threads"
+
 def versions()->dict:
     "The versions of the packages a run's numbers depend on (decoding, kernels, k-means, probes): another set can move a table."
     from importlib.metadata import version, PackageNotFoundError
@@ -327,7 +329,7 @@ def plot_table(table, path=None):
 def _save(path, out, cfg, data, seeds, t_start, partial=False, **extra):
     "Write the table as JSON (also after every run, marked `partial`, so a long run that stops keeps what it measured)."
     out = dict(out, config=dict(cfg, data=str(data), seeds=seeds, minutes=round((time.time() - t_start) / 60, 1), **extra,
-               machine=f"{cpu_model()} ({kernels()}), {torch.get_num_threads()} threads", versions=versions(),
+               machine=machine(), versions=versions(),
                date=time.strftime('%Y-%m-%d'), cuda=torch.cuda.is_available(), partial=partial))
     Path(path).parent.mkdir(parents=True, exist_ok=True); Path(path).write_text(_json.dumps(out, indent=1))
 
@@ -352,6 +354,10 @@ class Bench:
         self.earlier = old['config'].get('table_minutes', 0.)
         cfg.update({k: old['config'][k] for k in CARRIED if k in old['config']})   # where the file's rows came from, kept through --resume
         print(f"--resume: kept {sum(map(len, self.rows.values()))} runs of {self.json}", flush=True)
+        here = dict(machine=machine(), versions=versions())
+        if moved := [k for k in here if old['config'].get(k) is not None and old['config'][k] != here[k]]:    # files from before the versions: not compared
+            print(f"--resume: the kept runs were measured with another {' and '.join(moved)} ({'; '.join(f'{old_v} there' for old_v in (old['config'][k] for k in moved))}): "
+                  f"a seed's numbers differ between machines and environments, so this table mixes two", flush=True)
 
     def snapshot(self)->dict:
         out = {v: summarise(self.rows[v]) for v in self.names if self.rows[v]}

@@ -50,13 +50,15 @@ def test_table_json_has_every_variant_seed_and_probe(ds_with_speakers, tmp_path)
     assert png.stat().st_size > 10_000
     assert 'video ordering:' in r.stdout and 'table took' in r.stdout
     # a stopped run continues: --resume keeps the two seeds measured and runs only the third, and the file's provenance
-    t['config']['merged_from'] = ['a.json', 'b.json']; out.write_text(json.dumps(t))
+    t['config']['merged_from'] = ['a.json', 'b.json']; t['config']['versions'] = dict(t['config']['versions'], torch='0.1')
+    out.write_text(json.dumps(t))
     r = run('--data', ds_with_speakers, '--seeds', 3, '--epochs', 2, '--k', 3, '--k_sweep', '2', '--bs', 8, '--curve_every', 1,
             '--video_arch', 'r2plus1d_tiny', '--audio_arch', 'resnet_tiny_audio', '--variants', 'random,xdc_paper,xdc,contrastive,supervised',
             '--json', out, '--resume')
     assert r.returncode == 0, r.stderr[-3000:]
     t3 = json.loads(out.read_text())
     assert 'kept 10 runs' in r.stdout and r.stdout.count('seed 2 ') == 5 and 'seed 0 ' not in r.stdout
+    assert "measured with another versions ({'torch': '0.1'" in r.stdout and 'this table mixes two' in r.stdout   # kept runs of another environment: said
     for v in variants: assert t3[v]['per_seed'][:2] == t[v]['per_seed'] and t3[v]['per_seed'][2]['seed'] == 2
     assert t3['config']['table_minutes'] >= t['config']['table_minutes']         # the earlier invocation's time counts
     assert t3['config']['merged_from'] == ['a.json', 'b.json']
