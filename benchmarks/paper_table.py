@@ -40,7 +40,7 @@ Earlier budgets and their tables: `benchmarks/results/archive/README.md`.
     # a stopped run continues where it stopped (the same settings), e.g. to add seeds or the ablation:
     python benchmarks/paper_table.py --data ../shared/data/avdigits --seeds 3 --ablation --resume --json benchmarks/results/paper_table_fit26.json
 """
-import colorsys, csv, json as _json, platform, sys, time, warnings
+import colorsys, csv, functools, json as _json, platform, sys, time, warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -97,13 +97,14 @@ def kernels()->str:
 
 def machine()->str: return f"{cpu_model()} ({kernels()}), {torch.get_num_threads()} threads"
 
+@functools.cache
 def versions()->dict:
-    "The versions of the packages a run's numbers depend on (decoding, kernels, k-means, probes): another set can move a table."
+    "The versions of the packages a run's numbers depend on (decoding, kernels, k-means, probes): another set can move a table. Looked up once per process."
     from importlib.metadata import version, PackageNotFoundError
     def v(p):
         try: return version(p)
         except PackageNotFoundError: return None
-    return {p: v(p) for p in ('torch', 'torchaudio', 'av', 'numpy', 'scikit-learn', 'faiss-gpu', 'faiss-cpu', 'fastai') if v(p)}
+    return {p: ver for p in ('torch', 'torchaudio', 'av', 'numpy', 'scikit-learn', 'faiss-gpu', 'faiss-cpu', 'fastai') if (ver := v(p))}
 
 def bf16_native()->bool:
     "Whether this machine computes bfloat16 natively (CUDA, or a CPU with AVX512-BF16 or AMX); elsewhere it is emulated and slow."
@@ -356,7 +357,8 @@ class Bench:
         print(f"--resume: kept {sum(map(len, self.rows.values()))} runs of {self.json}", flush=True)
         here = dict(machine=machine(), versions=versions())
         if moved := [k for k in here if old['config'].get(k) is not None and old['config'][k] != here[k]]:    # files from before the versions: not compared
-            print(f"--resume: the kept runs were measured with another {' and '.join(moved)} ({'; '.join(f'{old_v} there' for old_v in (old['config'][k] for k in moved))}): "
+            was = '; '.join(f"{old['config'][k]} there" for k in moved)
+            print(f"--resume: the kept runs were measured with another {' and '.join(moved)} ({was}): "
                   f"a seed's numbers differ between machines and environments, so this table mixes two", flush=True)
 
     def snapshot(self)->dict:
