@@ -7,7 +7,7 @@ __all__ = ['DecodeError', 'MissingAudioError', 'probe_video', 'clip_starts', 'de
            'run_isolated', 'verify_videos']
 
 # %% ../../nbs/01_data.decode.ipynb #f0efb030
-import os, random, time, multiprocessing as mp
+import gc, os, random, time, multiprocessing as mp
 from pathlib import Path
 import numpy as np
 import torch
@@ -16,6 +16,17 @@ from av.video.reformatter import VideoReformatter
 from fastcore.foundation import L
 from fastprogress.fastprogress import progress_bar
 from ..core import interactive, ClipConfig, SAMPLE_RATE
+
+# %% ../../nbs/01_data.decode.ipynb #b2391089
+_inherited_scalers = []      # scalers a forked child inherited from its parent: kept alive, never used
+
+def _after_fork_in_child():
+    "Never free the FFmpeg objects inherited from the parent: freeze them, and set aside PyAV's per-thread scaler (av>=18.1.1)."
+    gc.freeze()
+    shared = getattr(getattr(getattr(av, 'video', None), 'frame', None), '_thread_local', None)
+    if getattr(shared, 'reformatter', None) is not None: _inherited_scalers.append(shared.reformatter); del shared.reformatter
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 # %% ../../nbs/01_data.decode.ipynb #f24256fd
 class DecodeError(RuntimeError):
