@@ -93,6 +93,7 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like AV-digits: 
     if space == 'proj' and pv is None: raise SystemExit(f"{features}: has no projections (random init, or a cache written before --space existed); pass another --features path")
     fv, fa, y = fv[train], fa[train], y[train]
     cv, ca = (pv[train], pa[train]) if space == 'proj' else (fv, fa)   # what is clustered; the heads read fv, fa
+    both, both_heads = np.concatenate([cv, ca], 1), np.concatenate([fv, fa], 1)   # CDC's space, and what its heads read
     print(f"{len(y)} training clips, features {fv.shape[1]} (video) / {fa.shape[1]} (audio) ({time.time() - t0:.0f} s)", flush=True)
     num = lambda s, f: [f(v) for v in s.split(',') if v.strip()]
     rows = []
@@ -104,10 +105,9 @@ def main(data:str='../shared/data/avdigits',  # folder laid out like AV-digits: 
         row = dict(k=k, pca_dim=d, eigen_power=p, n_redo=r)
         row['video'] = sweep_one(cv, fa, y, k, d, p, r)                 # video clusters, learned from audio (XDC's audio head)
         row['audio'] = sweep_one(ca, fv, y, k, d, p, r)
-        both = np.concatenate([cv, ca], 1)
         for joint in ('concat', 'each'):
             pca = _each_pca(dict(v=torch.from_numpy(cv), a=torch.from_numpy(ca)), torch.arange(len(y)), d or None, p) if joint == 'each' and d else None
-            row[f'cdc_{joint}'] = sweep_one(both, np.concatenate([fv, fa], 1), y, k, d, p, r, pca=pca)
+            row[f'cdc_{joint}'] = sweep_one(both, both_heads, y, k, d, p, r, pca=pca)
         rows.append(row)
         cell = lambda m: f"{m['nmi']:.3f} {m['purity']:.3f} {m['stability']:.3f} {m['learn_acc']:.3f} ({m['learn_ce']:.2f})"
         print(f"{k:>3} {d:>4} {p:>5} {r:>4} | {cell(row['video'])} | {cell(row['audio'])} | {cell(row['cdc_concat'])} / each {row['cdc_each']['nmi']:.3f}", flush=True)
