@@ -86,6 +86,11 @@ ABLATION = {                                  # XDC with one option of xdc_fast'
 CARRIED = ('merged_from', 'table_minutes_from')   # provenance in a file's config that the script does not write itself (a merged table)
 SAME_AS_ROW = {'xdc (defaults)': 'xdc', 'paper recipe': 'xdc_paper'}   # ablation entries the table measured already
 
+def same_as_recipe(opts, cfg)->bool:
+    "Whether an ablation row's options are what the table's xdc_fast rows ran with already (its XDC row, seed 0, is that run)."
+    recipe = (cfg or {}).get('xdc_fast') or {}
+    return bool(opts) and all(recipe.get(k, object()) == v for k, v in opts.items())
+
 def cpu_model()->str:
     "The CPU's model name (Linux's /proc/cpuinfo), or the platform's machine type where that is not readable."
     try: return next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name'))
@@ -413,6 +418,9 @@ class Bench:
         "The single-seed ablation: XDC (seed 0) with one option of the recipe changed (`ABLATION`)."
         for name, opts in ABLATION.items():
             if name in self.ablation: continue
+            if same_as_recipe(opts, self.cfg):                # e.g. aux_weight=0 in a table of the targets alone: the defaults row
+                print(f"ablation {name:18s} skipped: the table's rows ran with it (the 'xdc (defaults)' row)", flush=True)
+                continue
             if opts.get('mixed') and not bf16_native():      # emulated bf16 takes hours and measures nothing a user would run
                 print(f"ablation {name:18s} skipped: this CPU has no native bfloat16 (AVX512-BF16 or AMX); --resume on one that has adds it", flush=True)
                 continue

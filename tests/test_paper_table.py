@@ -148,3 +148,12 @@ def test_targets_pair_the_seeds():
     assert pt.recipe_kind(dict(aux_weight=0., warmup_epochs=0)) == 'from scratch' and pt.recipe_kind(dict(aux_weight=0.)) == 'targets alone'
     assert pt.recipe_kind(dict(xdc_fast=dict(aux_weight=1.))) == 'defaults'
     assert [n for n, *_ in pt.targets(dict(xdc=row((.8, .9))), 'targets alone')] == []     # a partial table: no target it cannot judge
+
+
+def test_ablation_skips_rows_of_the_recipes_own_options():
+    "A row whose options the table's rows already ran with (aux_weight=0 in a table of the targets alone) is not trained again."
+    from benchmarks import paper_table as pt
+    cfg = dict(xdc_fast=Recipe.of('xdc_fast', aux_weight=0.).asdict())
+    assert pt.same_as_recipe(pt.ABLATION['aux_weight=0'], cfg)
+    assert not pt.same_as_recipe(pt.ABLATION['aux_weight=0'], dict(xdc_fast=Recipe.of('xdc_fast').asdict()))   # the defaults keep the InfoNCE
+    assert not pt.same_as_recipe(pt.ABLATION['heads=reinit'], cfg) and not pt.same_as_recipe({}, cfg)       # another option; the defaults row itself
