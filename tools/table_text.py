@@ -68,7 +68,8 @@ def ablation(t, pt)->str:
         rows.append(f"| {name} | {r['video']:.3f}{d['video']} | {r['audio']:.3f}{d['audio']} | "
                     f"{r.get('speaker', float('nan')):.3f} | {r.get('background', float('nan')):.3f} |")
     out = '\n'.join(rows)
-    if missing := [n for n, o in pt.ABLATION.items() if n not in ab and not pt.same_as_recipe(o, t['config'])]:   # a row of the recipe's own options is the defaults row out += '\n\nNot in this file: ' + ', '.join(f'`{n}`' for n in missing) + '.'
+    missing = [n for n, o in pt.ABLATION.items() if n not in ab and not pt.same_as_recipe(o, t['config'])]   # a row of the recipe's own options is the defaults row
+    if missing: out += '\n\nNot in this file: ' + ', '.join(f'`{n}`' for n in missing) + '.'
     return out
 
 KINDS = dict(table=table, targets=targets, ablation=ablation, prose=None)
