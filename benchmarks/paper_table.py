@@ -418,14 +418,12 @@ class Bench:
         "The single-seed ablation: XDC (seed 0) with one option of the recipe changed (`ABLATION`)."
         for name, opts in ABLATION.items():
             if name in self.ablation: continue
-            if same_as_recipe(opts, self.cfg):                # e.g. aux_weight=0 in a table of the targets alone: the defaults row
-                print(f"ablation {name:18s} skipped: the table's rows ran with it (the 'xdc (defaults)' row)", flush=True)
-                continue
             if opts.get('mixed') and not bf16_native():      # emulated bf16 takes hours and measures nothing a user would run
                 print(f"ablation {name:18s} skipped: this CPU has no native bfloat16 (AVX512-BF16 or AMX); --resume on one that has adds it", flush=True)
                 continue
             t0 = time.time()
-            row = next((r for r in self.rows.get(SAME_AS_ROW.get(name), []) if r['seed'] == 0), None)
+            same = SAME_AS_ROW.get(name) or ('xdc' if same_as_recipe(opts, self.cfg) else None)   # e.g. aux_weight=0 in a table of the targets alone
+            row = next((r for r in self.rows.get(same, []) if r['seed'] == 0), None)
             if row is not None: r = {p: row[p] for p in PROBES if p in row}
             else:
                 try: r = dict(probes(train(self.dls, 'xdc', self.cfg, 0, **opts), self.dls, self.split, self.labels), seconds=round(time.time() - t0))
